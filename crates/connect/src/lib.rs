@@ -1,0 +1,1 @@
+//! The AnkiConnect client: the only code in ankiops that speaks HTTP.

@@ -1,0 +1,1 @@
+//! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
