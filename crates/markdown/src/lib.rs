@@ -2,6 +2,8 @@
 //!
 //! Nothing in this crate does I/O: text in, text out.
 
+pub mod convert;
+pub mod deck;
 pub mod note_types;
 
 pub use note_types::{FieldSpec, NoteKind, NoteTypeSpec, Registry};

@@ -1,0 +1,1 @@
+//! Markdown <-> Anki HTML conversion (design.md §6).

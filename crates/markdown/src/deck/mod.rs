@@ -1,0 +1,1 @@
+//! The deck-file syntax: parse and write `Deck.md` files without loss (design.md §3).
