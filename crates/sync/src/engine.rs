@@ -1,0 +1,298 @@
+//! The planner: resolves every note three ways, per field, per tag, and for its deck and note type.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::merge::Merge;
+use crate::model::{
+    AnkiChange, BaseChange, Conflict, ConflictKind, Direction, FieldClash, Input, MarkdownChange, NoteId, NotePlan,
+    NoteRef, NoteState, Options, Plan, Skip,
+};
+
+/// Plans a run: what to change in Anki and in the Markdown, which conflicts to report, and the new base.
+pub fn plan(input: &Input, options: &Options) -> Plan {
+    let adopted = adopt_recreated_notes(input);
+    let adopted_ids: BTreeSet<NoteId> = adopted.values().copied().collect();
+
+    let mut ids: BTreeSet<NoteId> = BTreeSet::new();
+    ids.extend(input.markdown.keys());
+    ids.extend(input.base.keys());
+    ids.extend(input.anki.keys());
+
+    let mut notes = Vec::new();
+    for id in ids {
+        if adopted_ids.contains(&id) {
+            continue;
+        }
+        let note = NoteRef::Existing(id);
+        if input.unresolved.contains(&id) {
+            notes.push(NotePlan::skip(note, Skip::UnresolvedConflict));
+            continue;
+        }
+        let sides = Merge::new(input.markdown.get(&id), input.base.get(&id), input.anki.get(&id));
+        if let Some(p) = plan_note(note, &sides, options) {
+            notes.push(p);
+        }
+    }
+    for (index, state) in input.new_in_markdown.iter().enumerate() {
+        let note = NoteRef::New(index);
+        if let Some(&id) = adopted.get(&index) {
+            notes.push(NotePlan {
+                note,
+                anki: None,
+                markdown: Some(MarkdownChange::AssignId(id)),
+                base: BaseChange::Set(state.clone()),
+                conflict: None,
+                skipped: None,
+            });
+            continue;
+        }
+        let sides = Merge::new(Some(state), None, None);
+        if let Some(p) = plan_note(note, &sides, options) {
+            notes.push(p);
+        }
+    }
+    Plan { notes }
+}
+
+/// A new Markdown note that Anki already holds, unknown to the base and to the Markdown, is the same note: a
+/// previous run added it and stopped before writing its id back. Matching on the whole note (type, deck,
+/// fields, tags) means a re-run never adds it twice.
+fn adopt_recreated_notes(input: &Input) -> BTreeMap<usize, NoteId> {
+    let mut candidates: BTreeMap<&NoteState, Vec<NoteId>> = BTreeMap::new();
+    for (id, state) in &input.anki {
+        if !input.base.contains_key(id) && !input.markdown.contains_key(id) {
+            candidates.entry(state).or_default().push(*id);
+        }
+    }
+    let mut adopted = BTreeMap::new();
+    for (index, state) in input.new_in_markdown.iter().enumerate() {
+        if let Some(ids) = candidates.get_mut(state)
+            && !ids.is_empty()
+        {
+            adopted.insert(index, ids.remove(0));
+        }
+    }
+    adopted
+}
+
+impl NotePlan {
+    fn skip(note: NoteRef, why: Skip) -> NotePlan {
+        NotePlan { note, anki: None, markdown: None, base: BaseChange::Keep, conflict: None, skipped: Some(why) }
+    }
+}
+
+/// How the two sides of one note combine, before the direction decides what to apply.
+enum Outcome {
+    /// The merged note (`None`: deleted).
+    Resolved(Option<NoteState>),
+    /// Both sides edited it: `partial` holds everything that merged, with the Markdown's side where it did not.
+    Clash { partial: NoteState, conflict: Conflict },
+    /// One side deleted it, the other edited it.
+    DeleteEdit(ConflictKind),
+}
+
+fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options) -> Option<NotePlan> {
+    let (m, b, a) = (sides.markdown, sides.base, sides.anki);
+    if m == a {
+        // Both sides agree; only the base may need to catch up.
+        return (b != m).then(|| NotePlan {
+            note,
+            anki: None,
+            markdown: None,
+            base: base_of(m),
+            conflict: None,
+            skipped: None,
+        });
+    }
+    let outcome = if m == b {
+        Outcome::Resolved(a.cloned())
+    } else if a == b {
+        Outcome::Resolved(m.cloned())
+    } else {
+        match (m, a) {
+            (Some(m), Some(a)) => merge_fields(m, b, a),
+            (None, Some(_)) => Outcome::DeleteEdit(ConflictKind::MarkdownDeletedAnkiModified),
+            (Some(_), None) => Outcome::DeleteEdit(ConflictKind::MarkdownModifiedAnkiDeleted),
+            (None, None) => unreachable!("m == a was handled above"),
+        }
+    };
+    let mut p = NotePlan { note, anki: None, markdown: None, base: BaseChange::Keep, conflict: None, skipped: None };
+    match options.direction {
+        Direction::Both => match outcome {
+            Outcome::Resolved(r) => {
+                p.anki = anki_change(a, r.as_ref());
+                p.markdown = markdown_change(m, r.as_ref());
+                p.base = base_of(r.as_ref());
+            }
+            Outcome::Clash { partial, conflict } => {
+                // The Markdown gets the merged note with markers; Anki stays untouched until they are gone. The base
+                // becomes Anki's note, so whatever the user resolves to wins on the next run.
+                p.markdown = Some(MarkdownChange::WriteConflict { state: partial, clashes: conflict.fields.clone() });
+                p.base = base_of(a);
+                p.conflict = Some(conflict);
+            }
+            Outcome::DeleteEdit(kind) => {
+                // Nothing is lost: the edited note survives on both sides.
+                let kept = if kind == ConflictKind::MarkdownDeletedAnkiModified { a } else { m };
+                p.anki = anki_change(a, kept);
+                p.markdown = markdown_change(m, kept);
+                p.base = base_of(kept);
+                p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
+            }
+        },
+        Direction::ToAnki => {
+            let target = if options.force || (b.is_none() && m.is_some()) {
+                // --force mirrors; with no base the Markdown is the truth.
+                Some(m.cloned())
+            } else {
+                match outcome {
+                    Outcome::Resolved(r) => Some(r),
+                    Outcome::Clash { conflict, .. } => {
+                        p.conflict = Some(conflict);
+                        None
+                    }
+                    Outcome::DeleteEdit(kind) => {
+                        p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
+                        None
+                    }
+                }
+            };
+            match target {
+                Some(r) => {
+                    p.anki = anki_change(a, r.as_ref());
+                    p.base = base_of(m);
+                    if r.as_ref() != m {
+                        p.skipped =
+                            Some(if m.is_none() && b.is_none() { Skip::OnlyInAnki } else { Skip::ChangedInAnki });
+                    }
+                }
+                None => p.skipped = Some(Skip::Conflict),
+            }
+        }
+        Direction::ToMarkdown => {
+            let target = if options.force || (b.is_none() && a.is_some()) {
+                Some(a.cloned())
+            } else {
+                match outcome {
+                    Outcome::Resolved(r) => Some(r),
+                    Outcome::Clash { conflict, .. } => {
+                        p.conflict = Some(conflict);
+                        None
+                    }
+                    Outcome::DeleteEdit(kind) => {
+                        p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
+                        None
+                    }
+                }
+            };
+            match target {
+                Some(r) => {
+                    p.markdown = markdown_change(m, r.as_ref());
+                    p.base = base_of(a);
+                    if r.as_ref() != a {
+                        p.skipped = Some(if a.is_none() && b.is_none() {
+                            Skip::OnlyInMarkdown
+                        } else {
+                            Skip::ChangedInMarkdown
+                        });
+                    }
+                }
+                None => p.skipped = Some(Skip::Conflict),
+            }
+        }
+    }
+    // A base that would not change is kept as it is; a new note that Anki does not get has no base at all.
+    let base_unchanged = match &p.base {
+        BaseChange::Keep => true,
+        BaseChange::Set(s) => Some(s) == b,
+        BaseChange::Remove => b.is_none(),
+    };
+    if base_unchanged || (matches!(note, NoteRef::New(_)) && p.anki.is_none()) {
+        p.base = BaseChange::Keep;
+    }
+    let idle = p.anki.is_none() && p.markdown.is_none() && p.conflict.is_none() && p.skipped.is_none();
+    (!(idle && p.base == BaseChange::Keep)).then_some(p)
+}
+
+fn base_of(state: Option<&NoteState>) -> BaseChange {
+    match state {
+        Some(s) => BaseChange::Set(s.clone()),
+        None => BaseChange::Remove,
+    }
+}
+
+fn anki_change(current: Option<&NoteState>, target: Option<&NoteState>) -> Option<AnkiChange> {
+    match (current, target) {
+        (None, None) => None,
+        (None, Some(t)) => Some(AnkiChange::Create(t.clone())),
+        (Some(c), None) => Some(AnkiChange::Delete(c.clone())),
+        (Some(c), Some(t)) => (c != t).then(|| AnkiChange::Update { before: c.clone(), after: t.clone() }),
+    }
+}
+
+fn markdown_change(current: Option<&NoteState>, target: Option<&NoteState>) -> Option<MarkdownChange> {
+    match (current, target) {
+        (None, None) => None,
+        (_, Some(t)) => (current != Some(t)).then(|| MarkdownChange::Write(t.clone())),
+        (Some(_), None) => Some(MarkdownChange::Delete),
+    }
+}
+
+/// Both sides edited the note: merge its parts one by one. Tags always merge (each tag is present or not);
+/// fields, the deck and the note type may clash.
+fn merge_fields(m: &NoteState, b: Option<&NoteState>, a: &NoteState) -> Outcome {
+    let empty = NoteState::default();
+    let base = b.unwrap_or(&empty);
+    let kind = if b.is_some() { ConflictKind::BothModified } else { ConflictKind::BothAdded };
+
+    let mut merged = NoteState::default();
+    let mut conflict = Conflict { kind, fields: Vec::new(), deck: None, note_type: None };
+
+    let note_type = Merge::new(m.note_type.clone(), base.note_type.clone(), a.note_type.clone());
+    merged.note_type = match note_type.trivial() {
+        Some(t) => t.clone(),
+        None => {
+            conflict.note_type = Some(note_type.clone());
+            m.note_type.clone()
+        }
+    };
+    let deck = Merge::new(m.deck.clone(), base.deck.clone(), a.deck.clone());
+    merged.deck = match deck.trivial() {
+        Some(d) => d.clone(),
+        None => {
+            conflict.deck = Some(deck.clone());
+            m.deck.clone()
+        }
+    };
+
+    let names: BTreeSet<&String> = m.fields.keys().chain(base.fields.keys()).chain(a.fields.keys()).collect();
+    for name in names {
+        let sides = Merge::new(m.fields.get(name), base.fields.get(name), a.fields.get(name));
+        match sides.trivial() {
+            Some(Some(v)) => {
+                merged.fields.insert(name.clone(), (*v).clone());
+            }
+            Some(None) => {}
+            None => {
+                conflict.fields.push(FieldClash { field: name.clone(), sides: sides.map(|v| v.cloned()) });
+                if let Some(v) = m.fields.get(name) {
+                    merged.fields.insert(name.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    let tags: BTreeSet<&String> = m.tags.iter().chain(base.tags.iter()).chain(a.tags.iter()).collect();
+    for tag in tags {
+        let present = Merge::new(m.tags.contains(tag), base.tags.contains(tag), a.tags.contains(tag));
+        if *present.trivial().expect("a yes/no value always merges: two of three sides agree") {
+            merged.tags.insert(tag.clone());
+        }
+    }
+
+    if conflict.fields.is_empty() && conflict.deck.is_none() && conflict.note_type.is_none() {
+        Outcome::Resolved(Some(merged))
+    } else {
+        Outcome::Clash { partial: merged, conflict }
+    }
+}

@@ -1,0 +1,516 @@
+//! Data-driven tests of the sync engine: base / markdown / anki snapshots in, the plan described as text out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use ankiops_sync::{AnkiChange, BaseChange, Direction, Input, MarkdownChange, NoteRef, NoteState, Options, Plan, plan};
+
+/// A note written compactly: `deck | Field=value; Field=value | tag tag`.
+fn n(spec: &str) -> NoteState {
+    let mut parts = spec.split('|').map(str::trim);
+    let deck = parts.next().unwrap_or_default();
+    let fields = parts.next().unwrap_or_default();
+    let tags = parts.next().unwrap_or_default();
+    let (note_type, deck) = match deck.split_once(' ') {
+        Some((t, d)) if t.starts_with('@') => (t.trim_start_matches('@').to_string(), d.to_string()),
+        _ => ("AnkiOpsQA".to_string(), deck.to_string()),
+    };
+    NoteState {
+        note_type,
+        deck,
+        fields: fields
+            .split(';')
+            .filter_map(|f| f.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect(),
+        tags: tags.split_whitespace().map(str::to_string).collect::<BTreeSet<_>>(),
+    }
+    .normalized()
+}
+
+fn show(s: &NoteState) -> String {
+    let fields: Vec<String> = s.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let tags: Vec<&str> = s.tags.iter().map(String::as_str).collect();
+    let ty = if s.note_type == "AnkiOpsQA" { String::new() } else { format!("@{} ", s.note_type) };
+    format!("{ty}{} | {} | {}", s.deck, fields.join("; "), tags.join(" "))
+}
+
+fn describe(plan: &Plan) -> String {
+    let mut out = String::new();
+    for p in &plan.notes {
+        let who = match p.note {
+            NoteRef::Existing(id) => format!("#{id}"),
+            NoteRef::New(i) => format!("new[{i}]"),
+        };
+        writeln!(out, "{who}:").unwrap();
+        match &p.anki {
+            Some(AnkiChange::Create(s)) => writeln!(out, "  anki create {}", show(s)).unwrap(),
+            Some(AnkiChange::Update { after, .. }) => writeln!(out, "  anki update {}", show(after)).unwrap(),
+            Some(AnkiChange::Delete(_)) => writeln!(out, "  anki delete").unwrap(),
+            None => {}
+        }
+        match &p.markdown {
+            Some(MarkdownChange::Write(s)) => writeln!(out, "  markdown write {}", show(s)).unwrap(),
+            Some(MarkdownChange::WriteConflict { state, clashes }) => {
+                writeln!(out, "  markdown conflict {}", show(state)).unwrap();
+                for c in clashes {
+                    let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "<absent>".into());
+                    writeln!(
+                        out,
+                        "    {}: markdown={} base={} anki={}",
+                        c.field,
+                        side(&c.sides.markdown),
+                        side(&c.sides.base),
+                        side(&c.sides.anki)
+                    )
+                    .unwrap();
+                }
+            }
+            Some(MarkdownChange::AssignId(id)) => writeln!(out, "  markdown assign-id #{id}").unwrap(),
+            Some(MarkdownChange::Delete) => writeln!(out, "  markdown delete").unwrap(),
+            None => {}
+        }
+        match &p.base {
+            BaseChange::Keep => {}
+            BaseChange::Set(s) => writeln!(out, "  base {}", show(s)).unwrap(),
+            BaseChange::Remove => writeln!(out, "  base remove").unwrap(),
+        }
+        if let Some(c) = &p.conflict {
+            let mut what: Vec<String> = c.fields.iter().map(|f| f.field.clone()).collect();
+            if c.deck.is_some() {
+                what.push("deck".into());
+            }
+            if c.note_type.is_some() {
+                what.push("note type".into());
+            }
+            writeln!(out, "  conflict {:?} [{}]", c.kind, what.join(", ")).unwrap();
+        }
+        if let Some(s) = &p.skipped {
+            writeln!(out, "  skipped {s:?}").unwrap();
+        }
+    }
+    if out.is_empty() {
+        out.push_str("nothing to do\n");
+    }
+    out
+}
+
+/// A fixture: lines `base|markdown|anki #ID deck | fields | tags` and `new deck | fields | tags` (a Markdown
+/// note without an id). A line's side can be several, e.g. `base markdown anki #1 …`.
+#[track_caller]
+fn check(mode: &str, fixture: &str, expect: &str) {
+    let mut input = Input::default();
+    for line in fixture.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (sides, rest) = line.split_once('#').map_or((line, ""), |(s, r)| (s, r));
+        if let Some(spec) = sides.strip_prefix("new ") {
+            input.new_in_markdown.push(n(spec));
+            continue;
+        }
+        if let Some(id) = sides.strip_prefix("unresolved ") {
+            input.unresolved.insert(id.trim().parse().unwrap());
+            continue;
+        }
+        let (id, spec) = rest.split_once(' ').unwrap();
+        let id: i64 = id.parse().unwrap();
+        for side in sides.split_whitespace() {
+            let map: &mut BTreeMap<i64, NoteState> = match side {
+                "base" => &mut input.base,
+                "markdown" => &mut input.markdown,
+                "anki" => &mut input.anki,
+                other => panic!("unknown side {other}"),
+            };
+            map.insert(id, n(spec));
+        }
+    }
+    let (direction, force) = match mode {
+        "sync" => (Direction::Both, false),
+        "ma" => (Direction::ToAnki, false),
+        "am" => (Direction::ToMarkdown, false),
+        "ma --force" => (Direction::ToAnki, true),
+        "am --force" => (Direction::ToMarkdown, true),
+        other => panic!("unknown mode {other}"),
+    };
+    let got = describe(&plan(&input, &Options { direction, force }));
+    assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
+}
+
+#[test]
+fn nothing_changed_plans_nothing() {
+    let fixture = "base markdown anki #1 Bio | Question=q; Answer=a | t";
+    for mode in ["sync", "ma", "am", "ma --force", "am --force"] {
+        check(mode, fixture, "nothing to do");
+    }
+}
+
+#[test]
+fn created_in_markdown() {
+    let fixture = "new Bio | Question=q; Answer=a |";
+    check("sync", fixture, "new[0]:\n  anki create Bio | Answer=a; Question=q | \n  base Bio | Answer=a; Question=q |");
+    check("ma", fixture, "new[0]:\n  anki create Bio | Answer=a; Question=q | \n  base Bio | Answer=a; Question=q |");
+    check("am", fixture, "new[0]:\n  skipped OnlyInMarkdown");
+    check("am --force", fixture, "new[0]:\n  markdown delete");
+}
+
+#[test]
+fn created_in_anki() {
+    let fixture = "anki #5 Bio | Question=q; Answer=a | t";
+    check(
+        "sync",
+        fixture,
+        "#5:\n  markdown write Bio | Answer=a; Question=q | t\n  base Bio | Answer=a; Question=q | t",
+    );
+    check("am", fixture, "#5:\n  markdown write Bio | Answer=a; Question=q | t\n  base Bio | Answer=a; Question=q | t");
+    check("ma", fixture, "#5:\n  skipped OnlyInAnki");
+    check("ma --force", fixture, "#5:\n  anki delete");
+}
+
+#[test]
+fn edited_in_markdown_only() {
+    let fixture = "
+        base anki #1 Bio | Question=q; Answer=a |
+        markdown  #1 Bio | Question=q; Answer=A! |
+    ";
+    let pushed = "#1:\n  anki update Bio | Answer=A!; Question=q | \n  base Bio | Answer=A!; Question=q |";
+    check("sync", fixture, pushed);
+    check("ma", fixture, pushed);
+    check("am", fixture, "#1:\n  skipped ChangedInMarkdown");
+    check("am --force", fixture, "#1:\n  markdown write Bio | Answer=a; Question=q |");
+}
+
+#[test]
+fn edited_in_anki_only() {
+    let fixture = "
+        base markdown #1 Bio | Question=q; Answer=a |
+        anki          #1 Bio | Question=q; Answer=from phone |
+    ";
+    let pulled =
+        "#1:\n  markdown write Bio | Answer=from phone; Question=q | \n  base Bio | Answer=from phone; Question=q |";
+    check("sync", fixture, pulled);
+    check("am", fixture, pulled);
+    check("ma", fixture, "#1:\n  skipped ChangedInAnki");
+    check("ma --force", fixture, "#1:\n  anki update Bio | Answer=a; Question=q |");
+}
+
+#[test]
+fn different_fields_edited_on_both_sides_merge_cleanly() {
+    let fixture = "
+        base     #1 Bio | Question=q; Answer=a; Extra=e |
+        markdown #1 Bio | Question=q2; Answer=a; Extra=e |
+        anki     #1 Bio | Question=q; Answer=a; Extra=e2 |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  anki update Bio | Answer=a; Extra=e2; Question=q2 | 
+  markdown write Bio | Answer=a; Extra=e2; Question=q2 | 
+  base Bio | Answer=a; Extra=e2; Question=q2 |",
+    );
+    // `ma` pushes its own edit and leaves Anki's for `am`: the base is the Markdown, so the next run pulls Extra.
+    check(
+        "ma",
+        fixture,
+        "#1:
+  anki update Bio | Answer=a; Extra=e2; Question=q2 | 
+  base Bio | Answer=a; Extra=e; Question=q2 | 
+  skipped ChangedInAnki",
+    );
+    check(
+        "am",
+        fixture,
+        "#1:
+  markdown write Bio | Answer=a; Extra=e2; Question=q2 | 
+  base Bio | Answer=a; Extra=e2; Question=q | 
+  skipped ChangedInMarkdown",
+    );
+}
+
+#[test]
+fn same_field_edited_on_both_sides_is_a_conflict() {
+    let fixture = "
+        base     #1 Bio | Question=q; Answer=a; Extra=e |
+        markdown #1 Bio | Question=q; Answer=mine; Extra=e |
+        anki     #1 Bio | Question=q; Answer=theirs; Extra=e2 |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown conflict Bio | Answer=mine; Extra=e2; Question=q | 
+    Answer: markdown=mine base=a anki=theirs
+  base Bio | Answer=theirs; Extra=e2; Question=q | 
+  conflict BothModified [Answer]",
+    );
+    check("ma", fixture, "#1:\n  conflict BothModified [Answer]\n  skipped Conflict");
+    check("am", fixture, "#1:\n  conflict BothModified [Answer]\n  skipped Conflict");
+    check(
+        "ma --force",
+        fixture,
+        "#1:\n  anki update Bio | Answer=mine; Extra=e; Question=q | \n  base Bio | Answer=mine; Extra=e; Question=q |",
+    );
+}
+
+#[test]
+fn a_field_removed_on_one_side_and_edited_on_the_other_conflicts() {
+    let fixture = "
+        base     #1 Bio | Question=q; Answer=a; Extra=e |
+        markdown #1 Bio | Question=q; Answer=a |
+        anki     #1 Bio | Question=q; Answer=a; Extra=e2 |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown conflict Bio | Answer=a; Question=q | 
+    Extra: markdown=<absent> base=e anki=e2
+  base Bio | Answer=a; Extra=e2; Question=q | 
+  conflict BothModified [Extra]",
+    );
+}
+
+#[test]
+fn tags_added_on_one_side_and_removed_on_the_other_merge() {
+    let fixture = "
+        base     #1 Bio | Question=q | old keep
+        markdown #1 Bio | Question=q | keep new
+        anki     #1 Bio | Question=q | old keep phone
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  anki update Bio | Question=q | keep new phone
+  markdown write Bio | Question=q | keep new phone
+  base Bio | Question=q | keep new phone",
+    );
+}
+
+#[test]
+fn moved_in_markdown() {
+    let fixture = "
+        base anki #1 Bio | Question=q |
+        markdown  #1 Chem | Question=q |
+    ";
+    check("sync", fixture, "#1:\n  anki update Chem | Question=q | \n  base Chem | Question=q |");
+    check("ma", fixture, "#1:\n  anki update Chem | Question=q | \n  base Chem | Question=q |");
+}
+
+#[test]
+fn moved_in_anki() {
+    let fixture = "
+        base markdown #1 Bio | Question=q |
+        anki          #1 Bio::Cells | Question=q |
+    ";
+    check("sync", fixture, "#1:\n  markdown write Bio::Cells | Question=q | \n  base Bio::Cells | Question=q |");
+}
+
+#[test]
+fn moved_on_one_side_edited_on_the_other() {
+    let fixture = "
+        base     #1 Bio | Question=q; Answer=a |
+        markdown #1 Chem | Question=q; Answer=a |
+        anki     #1 Bio | Question=q; Answer=edited |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  anki update Chem | Answer=edited; Question=q | 
+  markdown write Chem | Answer=edited; Question=q | 
+  base Chem | Answer=edited; Question=q |",
+    );
+}
+
+#[test]
+fn moved_to_different_decks_on_both_sides_conflicts() {
+    let fixture = "
+        base     #1 Bio | Question=q |
+        markdown #1 Chem | Question=q |
+        anki     #1 Physics | Question=q |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown conflict Chem | Question=q | 
+  base Physics | Question=q | 
+  conflict BothModified [deck]",
+    );
+}
+
+#[test]
+fn deck_renamed_in_anki_moves_every_note() {
+    let fixture = "
+        base markdown #1 Old | Question=q1 |
+        base markdown #2 Old | Question=q2 |
+        anki          #1 New | Question=q1 |
+        anki          #2 New | Question=q2 |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown write New | Question=q1 | 
+  base New | Question=q1 | 
+#2:
+  markdown write New | Question=q2 | 
+  base New | Question=q2 |",
+    );
+}
+
+#[test]
+fn deleted_in_markdown() {
+    // A deck file deleted, or a note removed from it.
+    let fixture = "base anki #1 Bio | Question=q |";
+    check("sync", fixture, "#1:\n  anki delete\n  base remove");
+    check("ma", fixture, "#1:\n  anki delete\n  base remove");
+    check("am", fixture, "#1:\n  skipped ChangedInMarkdown");
+}
+
+#[test]
+fn deleted_in_anki() {
+    let fixture = "base markdown #1 Bio | Question=q |";
+    check("sync", fixture, "#1:\n  markdown delete\n  base remove");
+    check("am", fixture, "#1:\n  markdown delete\n  base remove");
+    check("ma", fixture, "#1:\n  skipped ChangedInAnki");
+}
+
+#[test]
+fn deleted_in_markdown_edited_in_anki_keeps_the_edit() {
+    let fixture = "
+        base #1 Bio | Question=q |
+        anki #1 Bio | Question=q edited |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown write Bio | Question=q edited | 
+  base Bio | Question=q edited | 
+  conflict MarkdownDeletedAnkiModified []",
+    );
+    check("ma", fixture, "#1:\n  conflict MarkdownDeletedAnkiModified []\n  skipped Conflict");
+}
+
+#[test]
+fn edited_in_markdown_deleted_in_anki_adds_it_again() {
+    let fixture = "
+        base     #1 Bio | Question=q |
+        markdown #1 Bio | Question=q edited |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:
+  anki create Bio | Question=q edited | 
+  base Bio | Question=q edited | 
+  conflict MarkdownModifiedAnkiDeleted []",
+    );
+    check("am", fixture, "#1:\n  conflict MarkdownModifiedAnkiDeleted []\n  skipped Conflict");
+}
+
+#[test]
+fn note_type_changed_in_markdown() {
+    let fixture = "
+        base anki #1 Bio | Question=q; Answer=a |
+        markdown  #1 @AnkiOpsInput Bio | Question=q; Input=a |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#1:\n  anki update @AnkiOpsInput Bio | Input=a; Question=q | \n  base @AnkiOpsInput Bio | Input=a; Question=q |",
+    );
+}
+
+#[test]
+fn note_id_anki_does_not_know() {
+    // A Markdown note with an id that neither the base nor Anki knows (made by another tool, or Anki lost it):
+    // it is added, and the id Anki gives replaces the old one.
+    let fixture = "markdown #9 Bio | Question=q |";
+    check("sync", fixture, "#9:\n  anki create Bio | Question=q | \n  base Bio | Question=q |");
+    check("ma", fixture, "#9:\n  anki create Bio | Question=q | \n  base Bio | Question=q |");
+    check("am", fixture, "#9:\n  skipped OnlyInMarkdown");
+}
+
+#[test]
+fn first_run_without_base() {
+    let fixture = "
+        markdown #1 Bio | Question=q; Answer=mine |
+        anki     #1 Bio | Question=q; Answer=theirs |
+        markdown anki #2 Bio | Question=same |
+    ";
+    check(
+        "ma",
+        fixture,
+        "#1:\n  anki update Bio | Answer=mine; Question=q | \n  base Bio | Answer=mine; Question=q | \n#2:\n  base Bio | Question=same |",
+    );
+    check(
+        "am",
+        fixture,
+        "#1:\n  markdown write Bio | Answer=theirs; Question=q | \n  base Bio | Answer=theirs; Question=q | \n#2:\n  base Bio | Question=same |",
+    );
+    check(
+        "sync",
+        fixture,
+        "#1:
+  markdown conflict Bio | Answer=mine; Question=q | 
+    Answer: markdown=mine base=<absent> anki=theirs
+  base Bio | Answer=theirs; Question=q | 
+  conflict BothAdded [Answer]
+#2:
+  base Bio | Question=same |",
+    );
+}
+
+#[test]
+fn a_note_added_before_a_crash_is_adopted_not_added_twice() {
+    // The last run added the note and died before writing its id back: Anki has it, the base does not.
+    let fixture = "
+        new Bio | Question=q; Answer=a | t
+        anki #7 Bio | Question=q; Answer=a | t
+    ";
+    check("sync", fixture, "new[0]:\n  markdown assign-id #7\n  base Bio | Answer=a; Question=q | t");
+    check("ma", fixture, "new[0]:\n  markdown assign-id #7\n  base Bio | Answer=a; Question=q | t");
+}
+
+#[test]
+fn a_similar_note_in_anki_is_not_adopted() {
+    let fixture = "
+        new Bio | Question=q; Answer=a |
+        anki #7 Bio | Question=q; Answer=different |
+    ";
+    check(
+        "sync",
+        fixture,
+        "#7:
+  markdown write Bio | Answer=different; Question=q | 
+  base Bio | Answer=different; Question=q | 
+new[0]:
+  anki create Bio | Answer=a; Question=q | 
+  base Bio | Answer=a; Question=q |",
+    );
+}
+
+#[test]
+fn unresolved_conflicts_are_never_pushed() {
+    let fixture = "
+        base anki #1 Bio | Question=q |
+        markdown  #1 Bio | Question=q2 |
+        unresolved 1
+    ";
+    for mode in ["sync", "ma", "ma --force"] {
+        check(mode, fixture, "#1:\n  skipped UnresolvedConflict");
+    }
+}
+
+#[test]
+fn summary_counts_moves_and_updates_separately() {
+    let mut input = Input::default();
+    input.base.insert(1, n("Bio | Question=q |"));
+    input.anki.insert(1, n("Bio | Question=q |"));
+    input.markdown.insert(1, n("Chem | Question=q2 |"));
+    input.new_in_markdown.push(n("Bio | Question=new |"));
+    let p = plan(&input, &Options { direction: Direction::ToAnki, force: false });
+    let s = p.summary(&input);
+    assert_eq!((s.anki_created, s.anki_updated, s.anki_moved, s.anki_deleted), (1, 1, 1, 0));
+}
