@@ -1,6 +1,37 @@
 //! `cargo xtask`: chores that are not `cargo build` or `cargo test` (test backend, demo, bench, tidy).
 
-fn main() {
-    eprintln!("usage: cargo xtask <anki|demo|tidy|bench>");
-    std::process::exit(2);
+mod anki;
+mod tidy;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  anki [--dir PATH] [--port 8765] [--profile NAME] [--api-key KEY]
+        serve a persistent Anki collection over AnkiConnect (no Anki desktop needed)
+  tidy  check the architecture invariants that can be checked mechanically";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "anki" => anki::run(rest),
+        "tidy" => tidy::run(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -16,6 +16,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 pub use http::{RawResponse, raw_request};
+/// Re-exported so dependents (xtask) share one temp-dir helper without a dependency of their own.
+pub use tempfile;
 pub use venv::{ANKI_VERSION, python, target_dir, workspace_root};
 
 /// The AnkiConnect-protocol server script (stdlib Python plus `anki`).
