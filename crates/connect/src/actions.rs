@@ -84,14 +84,12 @@ impl Client {
 
     /// The protocol version (always 6). A short timeout applies: use it to check that Anki is up.
     pub fn version(&self) -> Result<i64, Error> {
-        match self.call_value("version", Value::Null)? {
-            Value::Number(n) if let Some(version) = n.as_i64() => Ok(version),
-            other => Err(Error::NotAnkiConnect {
-                url: self.url().to_owned(),
-                action: "version".into(),
-                detail: format!("{} instead of a version number", kind(&other)),
-            }),
-        }
+        let reply = self.call_value("version", Value::Null)?;
+        reply.as_i64().ok_or_else(|| Error::NotAnkiConnect {
+            url: self.url().to_owned(),
+            action: "version".into(),
+            detail: format!("{} instead of a version number", kind(&reply)),
+        })
     }
 
     /// Asks for permission; a CLI (no `Origin` header) is always granted, and learns whether a key is needed.
