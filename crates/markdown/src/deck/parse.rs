@@ -368,9 +368,14 @@ impl<'a> Parser<'a> {
                     }
                 }
                 None => {
-                    if let Some((c, n)) = fence_open(line.text) {
-                        line.code = true;
-                        let col = line.text.len() - line.text.trim_start_matches([' ', '\t']).len() + 1;
+                    // A field's content may open a fence right after its label (`A: ```python`): the
+                    // label line stays a label line, the lines after it are code.
+                    let label = self.label(line.text);
+                    let rest = label.map_or(line.text, |p| label_rest(line.text, p));
+                    if let Some((c, n)) = fence_open(rest) {
+                        line.code = label.is_none();
+                        let indent = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+                        let col = column(line.text, line.text.len() - rest.len() + indent);
                         open = Some((c, n, line.number, col));
                     }
                 }
@@ -381,7 +386,7 @@ impl<'a> Parser<'a> {
             self.error(
                 line,
                 col,
-                format!("this code fence is never closed, so everything after it would be code; add a closing `{fence}` line where the code ends"),
+                format!("this code fence is never closed, so everything after it would be code; add a closing {fence} line where the code ends"),
             );
         }
     }
@@ -411,6 +416,8 @@ impl<'a> Parser<'a> {
         let mut conflicts: Vec<ConflictRaw<'a>> = Vec::new();
         let mut open: Option<ConflictRaw<'a>> = None;
         let mut current: Option<usize> = None;
+        // Errors in the metadata lines do not stop the checks of the fields.
+        let mut meta_errors = 0;
 
         for line in block {
             let (n, s) = (line.number, line.text);
@@ -420,7 +427,10 @@ impl<'a> Parser<'a> {
                 }
                 let starts_conflict = !line.code && marker(s).is_some_and(|(c, _)| c == b'<');
                 if line.code || (self.label(s).is_none() && !starts_conflict) {
-                    self.meta_line(line, &mut meta, &mut text_reported);
+                    let before = self.errors.len();
+                    if self.meta_line(line, &mut meta, &mut text_reported) {
+                        meta_errors += self.errors.len() - before;
+                    }
                     continue;
                 }
                 in_meta = false;
@@ -518,14 +528,15 @@ impl<'a> Parser<'a> {
             }
             return None;
         }
-        if self.errors.len() > errors_before {
+        if self.errors.len() > errors_before + meta_errors {
             return None;
         }
         self.resolve(start_line, meta, fields, conflicts)
     }
 
-    /// A line before the first field: a metadata comment, or an error.
-    fn meta_line(&mut self, line: &Line<'a>, meta: &mut Meta<'a>, text_reported: &mut bool) {
+    /// A line before the first field: a metadata comment, or an error. Returns false when an error there
+    /// makes checking the fields pointless (a misspelt label would only give a second error).
+    fn meta_line(&mut self, line: &Line<'a>, meta: &mut Meta<'a>, text_reported: &mut bool) -> bool {
         let (n, s) = (line.number, line.text);
         if line.code {
             if !*text_reported {
@@ -536,7 +547,7 @@ impl<'a> Parser<'a> {
                     "code before the first field label; start the field with a label such as `Q:` on the line before",
                 );
             }
-            return;
+            return false;
         }
         if let Some((key, value, offset)) = meta_comment(s) {
             let col = column(s, offset);
@@ -566,11 +577,11 @@ impl<'a> Parser<'a> {
                     format!("unknown comment '{key}' before the first field; notes take `note_id`, `note_type` and `tags` comments; move other text into a field"),
                 ),
             }
-            return;
+            return true;
         }
         if s.trim_start().starts_with("<!--") {
             self.error(n, 1, "comment before the first field is not a metadata line; write `<!-- note_id: N -->`, `<!-- note_type: Name -->` or `<!-- tags: a b -->` on a line of its own, or move the comment into a field");
-            return;
+            return true;
         }
         let trimmed = s.trim_start();
         if let Some(label) = label_like(trimmed) {
@@ -588,7 +599,7 @@ impl<'a> Parser<'a> {
                     format!("unknown field label '{label}'; use a label of a note type: {}", self.known_labels()),
                 );
             }
-            return;
+            return false;
         }
         if !*text_reported {
             *text_reported = true;
@@ -598,6 +609,7 @@ impl<'a> Parser<'a> {
                 "text before the first field label; start the field with a label such as `Q:`, or remove the text",
             );
         }
+        false
     }
 
     /// Resolves the note type and field names, then validates the note.
