@@ -97,10 +97,10 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
                 continue;
             }
             collect(root, &path, out);
-        } else if name.ends_with(".rs") || name == "Cargo.toml" {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push(rel.to_path_buf());
-            }
+        } else if (name.ends_with(".rs") || name == "Cargo.toml")
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push(rel.to_path_buf());
         }
     }
 }
