@@ -344,11 +344,33 @@ impl Client {
     fn unwrap_reply(&self, action: &str, reply: Value) -> Result<Value, Error> {
         match split_envelope(reply) {
             Envelope::Ok(result) | Envelope::Bare(result) => Ok(result),
-            Envelope::Err(message) => Err(self.anki_error(action, message)),
+            Envelope::Err(message) => Err(self.explain_key(self.anki_error(action, message))),
             Envelope::BadError(error) => Err(Error::Malformed {
                 action: action.to_owned(),
                 detail: format!("the error field is not a string: {error}"),
             }),
+        }
+    }
+
+    /// A rejected key may be wrong or not expected at all (the add-on without an apiKey refuses every key):
+    /// `requestPermission`, which needs no key, tells which.
+    fn explain_key(&self, error: Error) -> Error {
+        let Error::ApiKeyRejected { url } = error else {
+            return error;
+        };
+        let body = br#"{"action":"requestPermission","version":6}"#;
+        let needs_key =
+            self.post("requestPermission", body, self.timeout_for("version"), true).ok().and_then(|reply| {
+                match split_envelope(reply) {
+                    Envelope::Ok(result) | Envelope::Bare(result) => {
+                        result.get("requireApikey").or_else(|| result.get("requireApiKey")).and_then(Value::as_bool)
+                    }
+                    _ => None,
+                }
+            });
+        match needs_key {
+            Some(false) => Error::ApiKeyUnexpected { url },
+            _ => Error::ApiKeyRejected { url },
         }
     }
 

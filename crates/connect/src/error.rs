@@ -34,6 +34,12 @@ pub enum Error {
     )]
     ApiKeyRequired { url: String },
 
+    /// The request carried an api key, but the add-on has none configured (and then refuses every key).
+    #[error(
+        "AnkiConnect at {url} has no apiKey configured but ankiops sent one: unset ANKICONNECT_API_KEY or drop --api-key"
+    )]
+    ApiKeyUnexpected { url: String },
+
     /// The request carried an api key the add-on does not accept.
     #[error(
         "AnkiConnect at {url} rejected the api key: make ANKICONNECT_API_KEY or --api-key match the apiKey in the add-on's config, or unset it if the add-on has no apiKey"
@@ -118,7 +124,7 @@ impl Error {
 
     /// The api key is missing or wrong: a configuration error of the user.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Error::ApiKeyRequired { .. } | Error::ApiKeyRejected { .. })
+        matches!(self, Error::ApiKeyRequired { .. } | Error::ApiKeyRejected { .. } | Error::ApiKeyUnexpected { .. })
     }
 
     /// A profile is loading; the same request may succeed a moment later.

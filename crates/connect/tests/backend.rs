@@ -110,6 +110,7 @@ fn api_key_missing_wrong_and_right() {
     let wrong = Client::new(Config { api_key: Some("wrong-key".into()), ..Config::new(backend.url()) });
     let err = wrong.deck_names_and_ids().expect_err("wrong key");
     assert!(matches!(err, Error::ApiKeyRejected { .. }), "{err:?}");
+    assert!(err.to_string().contains("--api-key"), "{err}");
     assert!(!format!("{err} {err:?} {wrong:?}").contains("wrong-key"));
 
     let right = Client::new(Config { api_key: Some("k".into()), ..Config::new(backend.url()) });
@@ -119,6 +120,15 @@ fn api_key_missing_wrong_and_right() {
         .multi(&[Action::new("version", Value::Null), Action::new("deckNames", Value::Null)], &mut |_, _| {})
         .expect("multi with keys");
     assert_eq!(results, [Ok(json!(6)), Ok(json!(["Default"]))]);
+}
+
+#[test]
+fn a_key_the_add_on_does_not_expect() {
+    let backend = Backend::start();
+    let c = Client::new(Config { api_key: Some("stray".into()), ..Config::new(backend.url()) });
+    let err = c.version().expect_err("key without apiKey");
+    assert!(matches!(err, Error::ApiKeyUnexpected { .. }) && err.is_auth(), "{err:?}");
+    assert!(err.to_string().contains("unset ANKICONNECT_API_KEY"), "{err}");
 }
 
 #[test]
@@ -227,7 +237,7 @@ fn models() {
     };
     let unknown = CardTemplate { name: "Card 9".into(), front: "x".into(), back: "y".into() };
     c.update_model_templates("TranscriptQA", &[updated.clone(), unknown]).expect("update templates");
-    assert_eq!(c.model_templates("TranscriptQA").expect("templates"), [updated.clone()]);
+    assert_eq!(c.model_templates("TranscriptQA").expect("templates"), std::slice::from_ref(&updated));
     c.update_model_styling("TranscriptQA", ".card { color: black; }").expect("styling");
     assert_eq!(c.model_styling("TranscriptQA").expect("css"), ".card { color: black; }");
     let err = c.update_model_styling("Nope", "x").expect_err("unknown");

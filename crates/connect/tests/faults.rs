@@ -360,6 +360,9 @@ fn missing_api_key_and_wrong_api_key() {
 
     let err = keyed(&fake.url, "hunter2-secret").version().expect_err("wrong key");
     assert!(matches!(err, Error::ApiKeyRejected { .. }) && err.is_auth(), "{err:?}");
+    let requests = fake.requests.lock().expect("lock").clone();
+    assert_eq!(requests.last().map(|r| r.action().to_owned()).as_deref(), Some("requestPermission"));
+    assert_eq!(requests.last().map(|r| r.body.get("key").is_none()), Some(true));
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("hunter2"), "the key leaked: {shown}");
 }
