@@ -86,7 +86,6 @@ def _schema_error(message, validator, schema_path, schema, instance_path, instan
 
 def validate_request(req):
     """Hand-written check equivalent to jsonschema.validate(req, REQUEST_SCHEMA)."""
-    type_names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
     if not isinstance(req, dict):
         raise _schema_error(
             f"{req!r} is not of type 'object'", "type", "schema", REQUEST_SCHEMA, "instance", req
@@ -121,7 +120,6 @@ def validate_request(req):
         raise _schema_error(
             "'action' is a required property", "required", "schema", REQUEST_SCHEMA, "instance", req
         )
-    _ = type_names
 
 
 class Profiles:
@@ -1119,12 +1117,16 @@ def serve(ac, port):
     while True:
         conn, _ = sock.accept()
         try:
-            conn.settimeout(600)
+            # A client that connects and sends nothing must not stall the server for long.
+            conn.settimeout(30)
             req = read_request(conn)
             if req is None:
                 continue
             method, headers, body = req
-            reply = handle(ac, method, headers, body)
+            try:
+                reply = handle(ac, method, headers, body)
+            except Exception as e:  # never let one request take the server down
+                reply = {"result": None, "error": str(e)}
             if reply is None:
                 conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
             else:
