@@ -1,15 +1,94 @@
-//! The `ankiops` binary: parses the command line and dispatches to one command; prints the error chain once.
+//! The `ankiops` binary: parses the command line and dispatches to one command; prints the error once.
 
-use clap::Parser;
-
-#[allow(dead_code)] // wired to the sync commands by issue 7
+mod anki;
+mod base;
+mod commands;
+mod context;
+mod error;
+mod git;
+mod models;
 mod note_types;
+mod report;
+mod run;
+mod settings;
+mod store;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::{Context, GlobalArgs};
+use crate::error::{EXIT_FAILED, EXIT_OK};
 
 /// Keep Anki decks and a folder of Markdown files in sync, both ways, with Git as the safety net.
+///
+/// Each deck is one Markdown file; each note a block in it. `ankiops sync` merges edits made on either side,
+/// and writes real conflicts into the Markdown for you to resolve. Nothing is overwritten without --force.
 #[derive(Debug, Parser)]
-#[command(name = "ankiops", version, about, long_about = None)]
-struct Cli {}
+#[command(name = "ankiops", version, about, long_about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXAMPLES: &str = "Examples:
+  ankiops init                 make this folder a collection (records Anki's open profile)
+  ankiops ma                   push Markdown edits to Anki
+  ankiops am                   pull Anki edits into the Markdown
+  ankiops sync --web           both ways, then sync Anki with AnkiWeb";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(commands::init::InitArgs),
+    #[command(name = "ma", visible_alias = "markdown-to-anki")]
+    Ma(commands::ma::MaArgs),
+    #[command(name = "am", visible_alias = "anki-to-markdown")]
+    Am(commands::am::AmArgs),
+    Sync(commands::sync::SyncArgs),
+    Status(commands::status::StatusArgs),
+    Web(commands::web::WebArgs),
+    Log(commands::log::LogArgs),
+    Rollback(commands::rollback::RollbackArgs),
+    Doctor(commands::doctor::DoctorArgs),
+}
 
 fn main() {
-    let _cli = Cli::parse();
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    let code = match dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if json {
+                let body = serde_json::json!({"error": err.message, "hints": err.hints});
+                let _ = writeln!(std::io::stdout(), "{body}");
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {}", err.message);
+            for hint in &err.hints {
+                let _ = writeln!(stderr, "hint: {hint}");
+            }
+            EXIT_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+fn dispatch(cli: Cli) -> error::Result<i32> {
+    if let Command::Init(args) = cli.command {
+        return commands::init::cmd_init(cli.global, &args);
+    }
+    let ctx = Context::new(cli.global)?;
+    match cli.command {
+        Command::Init(_) => Ok(EXIT_OK),
+        Command::Ma(args) => commands::ma::cmd_ma(&ctx, &args),
+        Command::Am(args) => commands::am::cmd_am(&ctx, &args),
+        Command::Sync(args) => commands::sync::cmd_sync(&ctx, &args),
+        Command::Status(args) => commands::status::cmd_status(&ctx, &args),
+        Command::Web(args) => commands::web::cmd_web(&ctx, &args),
+        Command::Log(args) => commands::log::cmd_log(&ctx, &args),
+        Command::Rollback(args) => commands::rollback::cmd_rollback(&ctx, &args),
+        Command::Doctor(args) => commands::doctor::cmd_doctor(&ctx, &args),
+    }
 }

@@ -1,0 +1,46 @@
+//! `ankiops rollback`: restore the Markdown of an earlier run and push it to Anki.
+
+use crate::commands::ma::{MaArgs, cmd_ma};
+use crate::context::Context;
+use crate::error::Result;
+use crate::git::Repo;
+
+/// Restore the deck files and media of an earlier run (see `ankiops log`) as a new commit, and push them to
+/// Anki like `ankiops ma` (notes changed in Anki since are reported, not overwritten).
+///
+/// Example: ankiops rollback 3f2a9c1 --dry-run
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The commit to go back to (from `ankiops log`)
+    pub rev: String,
+    /// Show what would change in Anki, then put the files back as they are now
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete notes in Anki without asking
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
+    ctx.require_initialized()?;
+    let repo = Repo::open(&ctx.root)?;
+    repo.commit_collection("ankiops: snapshot before rollback")?;
+    repo.restore_collection(&args.rev, &ctx.root)?;
+    let ma = MaArgs {
+        file: None,
+        only_add_new: false,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        force: false,
+        no_auto_commit: args.dry_run,
+        web: false,
+    };
+    let result = cmd_ma(ctx, &ma);
+    if args.dry_run {
+        // Put the files back as they were.
+        repo.restore_collection("HEAD", &ctx.root)?;
+    } else {
+        repo.commit_collection(&format!("ankiops: rollback to {}", args.rev))?;
+    }
+    result
+}

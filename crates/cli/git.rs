@@ -1,0 +1,228 @@
+//! Git integration (design.md §5): commits of the collection folder before and after a run, and the base
+//! snapshot on the private ref `refs/ankiops/base`. Uses libgit2; no `git` binary is needed.
+
+use std::path::{Path, PathBuf};
+
+use git2::{IndexAddOption, Oid, Repository, Signature};
+
+use crate::error::{CliError, Result};
+
+/// The private ref holding the base snapshot; user Git operations never move it.
+pub const BASE_REF: &str = "refs/ankiops/base";
+const BASE_FILE: &str = "base.json";
+
+/// The collection's repository and where the collection sits inside it.
+pub struct Repo {
+    repo: Repository,
+    /// The collection folder relative to the work tree (`""` when it is the root).
+    prefix: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repository holding `root`.
+    pub fn open(root: &Path) -> Result<Repo> {
+        let repo = Repository::discover(root).map_err(|_| {
+            CliError::input(format!("{} is not inside a Git repository", root.display()))
+                .hint("run `ankiops init` in the collection folder first")
+        })?;
+        let prefix = relative_to_workdir(&repo, root)?;
+        Ok(Repo { repo, prefix })
+    }
+
+    /// Opens the repository holding `root`, creating one at `root` if there is none. Returns whether it was created.
+    pub fn open_or_init(root: &Path) -> Result<(Repo, bool)> {
+        match Repository::discover(root) {
+            Ok(repo) => {
+                let prefix = relative_to_workdir(&repo, root)?;
+                Ok((Repo { repo, prefix }, false))
+            }
+            Err(_) => {
+                let repo = Repository::init(root)?;
+                Ok((Repo { repo, prefix: PathBuf::new() }, true))
+            }
+        }
+    }
+
+    fn signature(&self) -> Signature<'static> {
+        match self.repo.signature() {
+            Ok(sig) => sig.to_owned(),
+            Err(_) => Signature::now("ankiops", "ankiops@localhost").expect("a fixed name and email are valid"),
+        }
+    }
+
+    /// Commits every change under the collection folder (and nothing outside it). Returns the new commit, or
+    /// `None` when nothing changed.
+    pub fn commit_collection(&self, message: &str) -> Result<Option<Oid>> {
+        let mut index = self.repo.index()?;
+        let spec = if self.prefix.as_os_str().is_empty() {
+            "*".to_string()
+        } else {
+            format!("{}/*", self.prefix.to_string_lossy().replace('\\', "/"))
+        };
+        index.add_all([spec.as_str()], IndexAddOption::DEFAULT, None)?;
+        index.update_all([spec.as_str()], None)?;
+        index.write()?;
+        let tree_id = index.write_tree()?;
+        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        if let Some(parent) = &parent
+            && parent.tree_id() == tree_id
+        {
+            return Ok(None);
+        }
+        let tree = self.repo.find_tree(tree_id)?;
+        let sig = self.signature();
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let oid = self.repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?;
+        Ok(Some(oid))
+    }
+
+    /// The base snapshot (JSON) stored by the last successful run, if any.
+    pub fn read_base(&self) -> Result<Option<String>> {
+        let Ok(reference) = self.repo.find_reference(BASE_REF) else { return Ok(None) };
+        let commit = reference.peel_to_commit()?;
+        let tree = commit.tree()?;
+        let Some(entry) = tree.get_name(BASE_FILE) else { return Ok(None) };
+        let blob = self.repo.find_blob(entry.id())?;
+        let text = String::from_utf8(blob.content().to_vec())
+            .map_err(|_| CliError::input(format!("{BASE_REF} holds a base that is not UTF-8")))?;
+        Ok(Some(text))
+    }
+
+    /// Stores the base snapshot as a new commit on the private ref.
+    pub fn write_base(&self, json: &str, message: &str) -> Result<()> {
+        let blob = self.repo.blob(json.as_bytes())?;
+        let mut builder = self.repo.treebuilder(None)?;
+        builder.insert(BASE_FILE, blob, 0o100644)?;
+        let tree = self.repo.find_tree(builder.write()?)?;
+        let parent = self.repo.find_reference(BASE_REF).ok().and_then(|r| r.peel_to_commit().ok());
+        if let Some(p) = &parent
+            && p.tree_id() == tree.id()
+        {
+            return Ok(());
+        }
+        let sig = self.signature();
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
+        let oid = self.repo.commit(None, &sig, &sig, message, &tree, &parents)?;
+        self.repo.reference(BASE_REF, oid, true, "ankiops: base")?;
+        Ok(())
+    }
+
+    /// Commits on the current branch whose message starts with `ankiops:`, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunEntry>> {
+        let mut walk = self.repo.revwalk()?;
+        if walk.push_head().is_err() {
+            return Ok(Vec::new());
+        }
+        let mut runs = Vec::new();
+        for oid in walk {
+            let commit = self.repo.find_commit(oid?)?;
+            let message = commit.message().unwrap_or_default().trim().to_string();
+            if message.starts_with("ankiops:") {
+                runs.push(RunEntry { id: commit.id().to_string(), time: commit.time().seconds(), message });
+                if runs.len() == limit {
+                    break;
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Restores the collection folder's files as they were at `rev` into the work tree (files that did not
+    /// exist then are removed). Other paths are not touched.
+    pub fn restore_collection(&self, rev: &str, root: &Path) -> Result<()> {
+        let object = self.repo.revparse_single(rev).map_err(|_| {
+            CliError::input(format!("no revision `{rev}` in this repository")).hint("`ankiops log` lists past runs")
+        })?;
+        let commit = object.peel_to_commit()?;
+        let tree = commit.tree()?;
+        let sub = if self.prefix.as_os_str().is_empty() {
+            tree
+        } else {
+            let entry = tree.get_path(&self.prefix)?;
+            self.repo.find_tree(entry.id())?
+        };
+        // Deck files (top-level *.md) and media/ are restored; the configuration and other files stay.
+        for entry in fs_err::read_dir(root)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "md")
+                && path.file_name().and_then(|n| n.to_str()).is_some_and(|n| sub.get_name(n).is_none())
+            {
+                fs_err::remove_file(&path)?;
+            }
+        }
+        for entry in sub.iter() {
+            let Ok(name) = entry.name() else { continue };
+            if name.ends_with(".md") && entry.kind() == Some(git2::ObjectType::Blob) {
+                let blob = self.repo.find_blob(entry.id())?;
+                crate::store::write_atomic(&root.join(name), blob.content())?;
+            }
+            if name == "media" && entry.kind() == Some(git2::ObjectType::Tree) {
+                let media = self.repo.find_tree(entry.id())?;
+                fs_err::create_dir_all(root.join("media"))?;
+                for file in media.iter() {
+                    if let (Ok(n), Some(git2::ObjectType::Blob)) = (file.name(), file.kind()) {
+                        let blob = self.repo.find_blob(file.id())?;
+                        crate::store::write_atomic(&root.join("media").join(n), blob.content())?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One past run, from the Git history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunEntry {
+    pub id: String,
+    pub time: i64,
+    pub message: String,
+}
+
+fn relative_to_workdir(repo: &Repository, root: &Path) -> Result<PathBuf> {
+    let workdir =
+        repo.workdir().ok_or_else(|| CliError::input("the Git repository is bare: ankiops needs a work tree"))?;
+    let workdir = fs_err::canonicalize(workdir)?;
+    let root = fs_err::canonicalize(root)?;
+    Ok(root.strip_prefix(&workdir).map(Path::to_path_buf).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_only_the_collection_folder_of_a_larger_repository() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path();
+        Repository::init(outer).unwrap();
+        fs_err::create_dir(outer.join("cards")).unwrap();
+        fs_err::write(outer.join("cards/Bio.md"), "Q: q\nA: a\n").unwrap();
+        fs_err::write(outer.join("unrelated.txt"), "work in progress").unwrap();
+        let repo = Repo::open(&outer.join("cards")).unwrap();
+        assert!(repo.commit_collection("ankiops: snapshot before ma").unwrap().is_some());
+        let head = repo.repo.head().unwrap().peel_to_commit().unwrap();
+        let tree = head.tree().unwrap();
+        assert!(tree.get_path(Path::new("cards/Bio.md")).is_ok());
+        assert!(tree.get_name("unrelated.txt").is_none());
+        // Nothing changed: no empty commit.
+        assert!(repo.commit_collection("ankiops: again").unwrap().is_none());
+        // A deletion is committed too.
+        fs_err::remove_file(outer.join("cards/Bio.md")).unwrap();
+        assert!(repo.commit_collection("ankiops: deleted").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_base_lives_on_a_private_ref_that_checkout_does_not_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, created) = Repo::open_or_init(dir.path()).unwrap();
+        assert!(created);
+        assert_eq!(repo.read_base().unwrap(), None);
+        repo.write_base("{\"v\":1}", "ankiops: base").unwrap();
+        repo.write_base("{\"v\":2}", "ankiops: base").unwrap();
+        assert_eq!(repo.read_base().unwrap().as_deref(), Some("{\"v\":2}"));
+        let commit = repo.repo.find_reference(BASE_REF).unwrap().peel_to_commit().unwrap();
+        assert_eq!(commit.parent_count(), 1, "each base keeps its history");
+        assert!(repo.repo.head().is_err(), "HEAD is untouched by the base");
+    }
+}

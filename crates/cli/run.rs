@@ -1,0 +1,704 @@
+//! One run of `ma`, `am`, `sync` or `status`: read the three snapshots, plan, confirm, apply to Anki and to
+//! the Markdown, store the new base, commit. The order makes every step safe to interrupt: ids are written
+//! back right after Anki accepts new notes, and the base is written last.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use ankiops_connect::{Action, Client, NewNote};
+use ankiops_markdown::Registry;
+use ankiops_markdown::convert::normalize_markdown;
+use ankiops_markdown::deck::{DeckFile, FieldConflict, NoteBlock, deck_key, deck_to_file_name};
+use ankiops_sync::{
+    AnkiChange, BaseChange, Direction, Input, MarkdownChange, NoteId, NotePlan, NoteRef, NoteState, Options, Plan, Skip,
+};
+use indexmap::IndexMap;
+use serde_json::json;
+
+use crate::anki::{self, AnkiSnapshot};
+use crate::base::{Base, Seen};
+use crate::context::Context;
+use crate::error::{CliError, Result};
+use crate::git::Repo;
+use crate::report::{Problem, Report};
+use crate::store::{self, Collection};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub command: &'static str,
+    pub direction: Direction,
+    pub force: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub no_auto_commit: bool,
+    /// Only this deck file (`ma --file`).
+    pub file: Option<PathBuf>,
+    /// Only this deck and its subdecks (`am --deck`).
+    pub deck: Option<String>,
+    /// `ma --only-add-new`: add new notes, change nothing else.
+    pub only_add_new: bool,
+    /// `am --keep-orphans`: keep Markdown notes whose Anki note is gone.
+    pub keep_orphans: bool,
+    /// Read-only (`status`): no commits, no writes.
+    pub read_only: bool,
+    /// Ask Anki to sync with AnkiWeb afterwards.
+    pub web: bool,
+}
+
+/// Where a Markdown note sits: deck file index and note index.
+type Location = (usize, usize);
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    ctx.require_initialized()?;
+    let client = ctx.client();
+    let caps = client.capabilities()?;
+    ctx.check_profile(&client)?;
+    let defs = crate::models::definitions(&ctx.root)?;
+    let registry = crate::models::registry_of(&defs);
+    let repo = Repo::open(&ctx.root)?;
+    let commits = !args.read_only && !args.dry_run && !args.no_auto_commit && ctx.settings.auto_commit;
+    if commits {
+        repo.commit_collection(&format!("ankiops: snapshot before {}", args.command))?;
+    }
+
+    let mut report = Report::new(args.command, args.dry_run || args.read_only);
+    let mut collection = store::load(&ctx.root, &registry)?;
+    for e in &collection.errors {
+        report.problems.push(Problem::error(e.clone()));
+    }
+    let base = match repo.read_base()? {
+        Some(text) => Base::parse(&text)?,
+        None => Base::default(),
+    };
+    let snapshot = anki::read(&client, &caps, &registry, &base)?;
+    report.fetched = snapshot.fetched;
+
+    // Markdown deck names take Anki's spelling of the same deck, so case alone is never a move.
+    let anki_deck_names: BTreeMap<String, String> =
+        snapshot.deck_ids.keys().map(|name| (deck_key(name), name.clone())).collect();
+    for source in &mut collection.decks {
+        if let Some(name) = anki_deck_names.get(&deck_key(&source.deck)) {
+            source.deck = name.clone();
+        }
+    }
+
+    let scope = Scope::new(ctx, args, &collection)?;
+    let (input, locations, new_locations) = build_input(&collection, &base, &snapshot, &scope);
+    let options = Options { direction: args.direction, force: args.force };
+    let mut plan = ankiops_sync::plan(&input, &options);
+    if args.only_add_new {
+        plan.notes.retain(|p| matches!(p.note, NoteRef::New(_)));
+    }
+    if args.keep_orphans {
+        plan.notes.retain(|p| !matches!(p.markdown, Some(MarkdownChange::Delete)));
+    }
+
+    if args.dry_run || args.read_only {
+        report.describe_plan(&plan, &input, &collection, &locations, &new_locations, &ctx.root);
+        report.summary = plan.summary(&input);
+        report.print(&ctx.args)?;
+        return Ok(report.exit_code());
+    }
+
+    confirm_deletions(&client, &mut plan, &snapshot, args, &mut report)?;
+
+    // Anki first: new notes, then their ids into the Markdown at once.
+    let mut applied = apply_to_anki(&client, &defs, &registry, &plan, &input, &snapshot, &mut report)?;
+    let mut new_base = base.clone();
+    new_base.seen = snapshot.seen.clone();
+    write_markdown(
+        ctx,
+        &registry,
+        &mut collection,
+        &plan,
+        &input,
+        &snapshot,
+        &locations,
+        &new_locations,
+        &mut applied,
+        &mut report,
+    )?;
+
+    // The new base: agreed states, and what Anki holds now for the notes we wrote.
+    for p in &plan.notes {
+        if applied.failed.contains(&p.note) {
+            continue;
+        }
+        let id = match (p.note, applied.created.get(&p.note)) {
+            (_, Some(new_id)) => {
+                if let NoteRef::Existing(old) = p.note {
+                    new_base.notes.remove(&old);
+                }
+                Some(*new_id)
+            }
+            (NoteRef::Existing(id), None) => Some(id),
+            (NoteRef::New(_), None) => match &p.markdown {
+                Some(MarkdownChange::AssignId(id)) => Some(*id),
+                _ => None,
+            },
+        };
+        let Some(id) = id else { continue };
+        match &p.base {
+            BaseChange::Keep => {}
+            BaseChange::Set(state) => {
+                new_base.notes.insert(id, state.clone());
+            }
+            BaseChange::Remove => {
+                new_base.notes.remove(&id);
+            }
+        }
+    }
+    for id in &applied.deleted {
+        new_base.seen.remove(id);
+    }
+    for (id, seen) in applied.read_back {
+        new_base.seen.insert(id, seen);
+    }
+    // Notes Anki no longer has are forgotten in the cache; the agreed base keeps only notes in scope or untouched.
+    new_base.seen.retain(|id, _| snapshot.seen.contains_key(id) || applied.created.values().any(|c| c == id));
+    repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
+
+    report.summary = plan.summary(&input);
+    report.summary.anki_created -= applied.failed_creates.min(report.summary.anki_created);
+    if commits {
+        repo.commit_collection(&report.commit_message())?;
+    }
+    if args.direction != Direction::ToMarkdown && (args.web || ctx.settings.web_sync) {
+        report.web = Some(crate::commands::web::sync_with_ankiweb(&client).map_or_else(
+            |e| {
+                report.problems.push(Problem::error(e.message.clone()));
+                e.hints.join("; ")
+            },
+            |ok| ok,
+        ));
+    }
+    report.print(&ctx.args)?;
+    Ok(report.exit_code())
+}
+
+/// Which decks a scoped run may touch; notes outside it are left out of every snapshot, so a scoped run never
+/// deletes anything outside its scope. Decks whose file has errors are always out.
+struct Scope {
+    only: Option<String>,
+    broken: BTreeSet<String>,
+}
+
+impl Scope {
+    fn new(ctx: &Context, args: &RunArgs, collection: &Collection) -> Result<Scope> {
+        let broken = collection.broken.iter().map(|d| deck_key(d)).collect();
+        let only = if let Some(file) = &args.file {
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let path = if file.is_absolute() { file.clone() } else { ctx.root.join(file) };
+            let Some(deck) = ankiops_markdown::deck::file_name_to_deck(name).filter(|_| path.is_file()) else {
+                return Err(CliError::input(format!("{} is not a deck file of this collection", file.display()))
+                    .hint("pass a .md file at the top of the collection folder"));
+            };
+            Some(deck)
+        } else {
+            args.deck.clone()
+        };
+        Ok(Scope { only: only.map(|d| deck_key(&d)), broken })
+    }
+
+    fn contains(&self, deck: &str) -> bool {
+        let key = deck_key(deck);
+        let broken = self.broken.iter().any(|b| key == *b);
+        let inside = match &self.only {
+            None => true,
+            Some(only) => key == *only || key.starts_with(&format!("{only}::")),
+        };
+        inside && !broken
+    }
+}
+
+fn build_input(
+    collection: &Collection,
+    base: &Base,
+    snapshot: &AnkiSnapshot,
+    scope: &Scope,
+) -> (Input, BTreeMap<NoteId, Location>, Vec<Location>) {
+    let mut input = Input::default();
+    let mut locations = BTreeMap::new();
+    let mut new_locations = Vec::new();
+    let mut out_of_scope: BTreeSet<NoteId> = BTreeSet::new();
+    for (d, source) in collection.decks.iter().enumerate() {
+        let in_scope = scope.contains(&source.deck);
+        for (n, note) in source.file.notes.iter().enumerate() {
+            let state = markdown_state(note, &source.deck);
+            match note.note_id {
+                Some(id) => {
+                    if !in_scope {
+                        out_of_scope.insert(id);
+                        continue;
+                    }
+                    locations.insert(id, (d, n));
+                    if note.has_conflicts() {
+                        input.unresolved.insert(id);
+                    }
+                    input.markdown.insert(id, state);
+                }
+                None if in_scope => {
+                    new_locations.push((d, n));
+                    input.new_in_markdown.push(state);
+                }
+                None => {}
+            }
+        }
+    }
+    for (id, state) in &base.notes {
+        if scope.contains(&state.deck) && !out_of_scope.contains(id) {
+            input.base.insert(*id, state.clone());
+        } else {
+            out_of_scope.insert(*id);
+        }
+    }
+    for (id, state) in &snapshot.notes {
+        if scope.contains(&state.deck) && !out_of_scope.contains(id) {
+            input.anki.insert(*id, state.clone());
+        } else {
+            out_of_scope.insert(*id);
+        }
+    }
+    // A note in scope on one side but not on another (moved across the scope's edge) is left alone entirely.
+    for id in &out_of_scope {
+        input.markdown.remove(id);
+        input.base.remove(id);
+        input.anki.remove(id);
+        input.unresolved.remove(id);
+    }
+    (input, locations, new_locations)
+}
+
+/// The engine's view of a Markdown note.
+pub fn markdown_state(note: &NoteBlock, deck: &str) -> NoteState {
+    NoteState {
+        note_type: note.note_type.clone(),
+        deck: deck.to_string(),
+        fields: note.fields.iter().map(|(k, v)| (k.clone(), normalize_markdown(v))).collect(),
+        tags: note.tags.iter().cloned().collect(),
+    }
+    .normalized()
+}
+
+/// Deleting notes in Anki destroys their review history: say how much, and ask. Without a terminal, `--yes`
+/// is needed; otherwise the deletions are skipped and reported.
+fn confirm_deletions(
+    client: &Client,
+    plan: &mut Plan,
+    snapshot: &AnkiSnapshot,
+    args: &RunArgs,
+    report: &mut Report,
+) -> Result<()> {
+    let doomed: Vec<NoteId> = plan
+        .notes
+        .iter()
+        .filter_map(|p| match (p.note, &p.anki) {
+            (NoteRef::Existing(id), Some(AnkiChange::Delete(_))) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if doomed.is_empty() || args.yes {
+        return Ok(());
+    }
+    let cards: Vec<i64> = doomed.iter().filter_map(|id| snapshot.seen.get(id)).flat_map(|s| s.cards.clone()).collect();
+    let reviews: i64 = client.cards_info(&cards)?.into_iter().flatten().map(|c| c.reps).sum();
+    let question = format!(
+        "delete {} note{} from Anki, with {} card{} and {} review{} of history?",
+        doomed.len(),
+        plural(doomed.len()),
+        cards.len(),
+        plural(cards.len()),
+        reviews,
+        plural(reviews as usize)
+    );
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !args.read_only {
+        eprint!("{question} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(());
+        }
+    } else {
+        report.problems.push(Problem::warning(format!(
+            "skipped: {question} Run again with --yes to delete them, or restore the notes in the Markdown"
+        )));
+    }
+    for p in &mut plan.notes {
+        if matches!(p.anki, Some(AnkiChange::Delete(_))) {
+            p.anki = None;
+            p.base = BaseChange::Keep;
+            p.skipped = Some(Skip::ChangedInMarkdown);
+        }
+    }
+    Ok(())
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// What actually happened in Anki.
+#[derive(Default)]
+struct Applied {
+    /// Notes added, by plan entry.
+    created: BTreeMap<NoteRef, NoteId>,
+    failed: BTreeSet<NoteRef>,
+    failed_creates: usize,
+    deleted: BTreeSet<NoteId>,
+    read_back: BTreeMap<NoteId, Seen>,
+    /// The Markdown we sent, per note, to recognise its HTML when reading back.
+    sent: BTreeMap<NoteId, NoteState>,
+}
+
+fn apply_to_anki(
+    client: &Client,
+    defs: &[crate::note_types::NoteTypeDef],
+    registry: &Registry,
+    plan: &Plan,
+    _input: &Input,
+    snapshot: &AnkiSnapshot,
+    report: &mut Report,
+) -> Result<Applied> {
+    let mut applied = Applied::default();
+    let changes: Vec<(&NotePlan, &AnkiChange)> =
+        plan.notes.iter().filter_map(|p| p.anki.as_ref().map(|a| (p, a))).collect();
+    if changes.is_empty() {
+        return Ok(applied);
+    }
+    // Note types and decks the changes need.
+    let used_types: BTreeSet<&str> = changes
+        .iter()
+        .filter_map(|(_, c)| match c {
+            AnkiChange::Create(s) | AnkiChange::Update { after: s, .. } => Some(s.note_type.as_str()),
+            AnkiChange::Delete(_) => None,
+        })
+        .collect();
+    crate::models::ensure_in_anki(client, defs, &used_types, report)?;
+    let decks: BTreeSet<&str> = changes
+        .iter()
+        .filter_map(|(_, c)| match c {
+            AnkiChange::Create(s) => Some(s.deck.as_str()),
+            AnkiChange::Update { before, after } if before.deck != after.deck => Some(after.deck.as_str()),
+            _ => None,
+        })
+        .filter(|d| !snapshot.deck_ids.contains_key(*d))
+        .collect();
+    if !decks.is_empty() {
+        let actions: Vec<Action> = decks.iter().map(|d| Action::new("createDeck", json!({"deck": d}))).collect();
+        client.multi_all(&actions, &mut |_, _| {})?;
+    }
+
+    // A note edited in Anki since we read it is not overwritten.
+    let touched: Vec<NoteId> = changes
+        .iter()
+        .filter_map(|(p, c)| match (p.note, c) {
+            (NoteRef::Existing(id), AnkiChange::Update { .. } | AnkiChange::Delete(_)) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let mut moved_under_us = BTreeSet::new();
+    if !touched.is_empty() {
+        for (id, m) in touched.iter().zip(client.notes_mod_time(&touched)?) {
+            let now = m.and_then(|m| m.mod_time);
+            if now != snapshot.seen.get(id).map(|s| s.mod_time) {
+                moved_under_us.insert(*id);
+                applied.failed.insert(NoteRef::Existing(*id));
+                report.problems.push(Problem::note(
+                    NoteRef::Existing(*id),
+                    "was edited in Anki during this run, so it was left alone; run the command again".to_string(),
+                ));
+            }
+        }
+    }
+
+    // Creations, in one batch of `addNote`s: per-note ids and errors.
+    let creates: Vec<(&NotePlan, &NoteState)> = changes
+        .iter()
+        .filter_map(|(p, c)| match c {
+            AnkiChange::Create(s) => Some((*p, s)),
+            _ => None,
+        })
+        .collect();
+    if !creates.is_empty() {
+        let notes: Vec<NewNote> = creates
+            .iter()
+            .map(|(_, s)| NewNote {
+                deck_name: s.deck.clone(),
+                model_name: s.note_type.clone(),
+                fields: anki::fields_html(s, registry),
+                tags: s.tags.iter().cloned().collect(),
+                allow_duplicate: true,
+            })
+            .collect();
+        let mut bar = crate::report::progress(notes.len(), "adding notes");
+        let results = client.add_notes(&notes, &mut |done, _| bar.set(done))?;
+        bar.finish();
+        for ((p, state), result) in creates.iter().zip(results) {
+            match result {
+                Ok(id) => {
+                    applied.created.insert(p.note, id);
+                    applied.sent.insert(id, (*state).clone());
+                }
+                Err(message) => {
+                    applied.failed.insert(p.note);
+                    applied.failed_creates += 1;
+                    report.problems.push(Problem::note(p.note, format!("Anki refused to add it: {message}")));
+                }
+            }
+        }
+    }
+
+    // Updates and moves, batched.
+    let mut actions: Vec<(NoteId, Action)> = Vec::new();
+    let mut moves: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+    for (p, change) in &changes {
+        let (NoteRef::Existing(id), AnkiChange::Update { before, after }) = (p.note, change) else { continue };
+        if moved_under_us.contains(&id) {
+            continue;
+        }
+        applied.sent.insert(id, after.clone());
+        let html = anki::fields_html(after, registry);
+        let tags: Vec<String> = after.tags.iter().cloned().collect();
+        if before.note_type != after.note_type {
+            actions.push((
+                id,
+                Action::new(
+                    "updateNoteModel",
+                    json!({"note": {"id": id, "modelName": after.note_type, "fields": html, "tags": tags}}),
+                ),
+            ));
+        } else {
+            let seen = snapshot.seen.get(&id);
+            let changed: BTreeMap<&String, &String> = html
+                .iter()
+                .filter(|(name, value)| {
+                    seen.map(|s| s.html.get(*name).map_or("", String::as_str)) != Some(value.as_str())
+                })
+                .collect();
+            if before.fields != after.fields && !changed.is_empty() {
+                actions.push((id, Action::new("updateNoteFields", json!({"note": {"id": id, "fields": changed}}))));
+            }
+            if before.tags != after.tags {
+                actions.push((id, Action::new("updateNoteTags", json!({"note": id, "tags": tags}))));
+            }
+        }
+        if before.deck != after.deck
+            && let Some(seen) = snapshot.seen.get(&id)
+        {
+            moves.entry(after.deck.as_str()).or_default().extend(&seen.cards);
+        }
+    }
+    for (deck, cards) in &moves {
+        actions.push((0, Action::new("changeDeck", json!({"cards": cards, "deck": deck}))));
+    }
+    if !actions.is_empty() {
+        let only: Vec<Action> = actions.iter().map(|(_, a)| a.clone()).collect();
+        let mut bar = crate::report::progress(only.len(), "updating notes");
+        let results = client.multi(&only, &mut |done, _| bar.set(done))?;
+        bar.finish();
+        for ((id, action), result) in actions.iter().zip(results) {
+            if let Err(message) = result {
+                if *id != 0 {
+                    applied.failed.insert(NoteRef::Existing(*id));
+                    report
+                        .problems
+                        .push(Problem::note(NoteRef::Existing(*id), format!("{} failed: {message}", action.action)));
+                } else {
+                    report.problems.push(Problem::error(format!("{} failed: {message}", action.action)));
+                }
+            }
+        }
+    }
+
+    // Deletions.
+    let deletes: Vec<NoteId> = changes
+        .iter()
+        .filter_map(|(p, c)| match (p.note, c) {
+            (NoteRef::Existing(id), AnkiChange::Delete(_)) if !moved_under_us.contains(&id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if !deletes.is_empty() {
+        client.delete_notes(&deletes)?;
+        applied.deleted.extend(&deletes);
+    }
+
+    // Read back what we wrote: a write that did not land is an error for that note.
+    let written: Vec<NoteId> =
+        applied.sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
+    if !written.is_empty() {
+        for info in client.notes_info(&written)?.into_iter().flatten() {
+            let sent = &applied.sent[&info.note_id];
+            let expected = anki::fields_html(sent, registry);
+            let mut seen = anki::seen_from_info(&info, None, registry);
+            let landed = expected.iter().all(|(name, html)| {
+                let got = info.fields.get(name).map_or("", |f| f.value.as_str());
+                unicode_eq(got, html)
+            });
+            if landed {
+                // Anki holds exactly what we sent: its Markdown is what we sent.
+                seen.markdown = sent.fields.clone();
+                applied.read_back.insert(info.note_id, seen);
+            } else {
+                let note = applied
+                    .created
+                    .iter()
+                    .find(|(_, id)| **id == info.note_id)
+                    .map_or(NoteRef::Existing(info.note_id), |(r, _)| *r);
+                if let NoteRef::Existing(_) = note {
+                    applied.failed.insert(note);
+                }
+                report.problems.push(Problem::note(
+                    NoteRef::Existing(info.note_id),
+                    "the update did not land in Anki (is the note open in Anki's browser or editor? close it and run again)".into(),
+                ));
+                applied.read_back.insert(info.note_id, seen);
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn unicode_eq(a: &str, b: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    a == b || a.nfc().eq(b.nfc())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_markdown(
+    ctx: &Context,
+    registry: &Registry,
+    collection: &mut Collection,
+    plan: &Plan,
+    _input: &Input,
+    snapshot: &AnkiSnapshot,
+    locations: &BTreeMap<NoteId, Location>,
+    new_locations: &[Location],
+    applied: &mut Applied,
+    report: &mut Report,
+) -> Result<()> {
+    let mut removals: BTreeSet<Location> = BTreeSet::new();
+    let mut emptied: BTreeSet<usize> = BTreeSet::new();
+    let location_of = |note: NoteRef| match note {
+        NoteRef::Existing(id) => locations.get(&id).copied(),
+        NoteRef::New(i) => new_locations.get(i).copied(),
+    };
+    for p in &plan.notes {
+        let here = location_of(p.note);
+        // Ids of notes Anki just accepted.
+        if let (Some(id), Some((d, n))) = (applied.created.get(&p.note), here) {
+            collection.decks[d].file.set_note_id(n, *id);
+        }
+        if applied.failed.contains(&p.note) {
+            continue;
+        }
+        let Some(change) = &p.markdown else { continue };
+        let id = match p.note {
+            NoteRef::Existing(id) => Some(id),
+            NoteRef::New(_) => None,
+        };
+        match change {
+            MarkdownChange::AssignId(new_id) => {
+                if let Some((d, n)) = here {
+                    collection.decks[d].file.set_note_id(n, *new_id);
+                }
+            }
+            MarkdownChange::Delete => {
+                if let Some(loc) = here {
+                    removals.insert(loc);
+                }
+            }
+            MarkdownChange::Write(state) | MarkdownChange::WriteConflict { state, .. } => {
+                let conflicts = match change {
+                    MarkdownChange::WriteConflict { clashes, .. } => clashes
+                        .iter()
+                        .map(|c| FieldConflict {
+                            field: c.field.clone(),
+                            markdown: c.sides.markdown.clone(),
+                            base: c.sides.base.clone(),
+                            anki: c.sides.anki.clone(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let block = note_block(id, state, conflicts, registry);
+                let target = match collection.deck_index(&state.deck) {
+                    Some(d) => d,
+                    None => {
+                        let name = deck_to_file_name(&state.deck);
+                        let deck_id = snapshot.deck_ids.get(&state.deck).copied();
+                        collection.decks.push(store::DeckSource {
+                            path: ctx.root.join(name),
+                            deck: state.deck.clone(),
+                            file: DeckFile::new(deck_id),
+                            original: String::new(),
+                        });
+                        collection.decks.len() - 1
+                    }
+                };
+                match here {
+                    Some((d, n)) if d == target => collection.decks[d].file.replace_note(n, block),
+                    Some(loc) => {
+                        removals.insert(loc);
+                        collection.decks[target].file.push_note(block);
+                    }
+                    None => collection.decks[target].file.push_note(block),
+                }
+            }
+        }
+    }
+    for (d, n) in removals.iter().rev() {
+        collection.decks[*d].file.remove_note(*n);
+        emptied.insert(*d);
+    }
+    // Write what changed; a file whose last note left is removed.
+    for (d, source) in collection.decks.iter_mut().enumerate() {
+        if source.file.deck_id.is_none()
+            && let Some(id) = snapshot.deck_ids.get(&source.deck)
+        {
+            source.file.set_deck_id(*id);
+        }
+        if source.file.notes.is_empty() && emptied.contains(&d) {
+            if source.path.exists() {
+                fs_err::remove_file(&source.path)?;
+                report.files_removed.push(source.path.clone());
+            }
+            continue;
+        }
+        let text = source.file.to_text(registry);
+        if text != source.original {
+            store::write_atomic(&source.path, text.as_bytes())?;
+            source.original = text;
+            report.files_written.push(source.path.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A Markdown note for a state, fields in the note type's order.
+fn note_block(id: Option<NoteId>, state: &NoteState, conflicts: Vec<FieldConflict>, registry: &Registry) -> NoteBlock {
+    let mut fields = IndexMap::new();
+    let in_conflict: BTreeSet<&str> = conflicts.iter().map(|c| c.field.as_str()).collect();
+    let order: Vec<String> = match registry.get(&state.note_type) {
+        Some(spec) => spec.field_names().map(str::to_string).collect(),
+        None => state.fields.keys().cloned().collect(),
+    };
+    for name in order {
+        if in_conflict.contains(name.as_str()) {
+            continue;
+        }
+        if let Some(value) = state.fields.get(&name) {
+            fields.insert(name, value.clone());
+        }
+    }
+    NoteBlock {
+        note_id: id,
+        note_type: state.note_type.clone(),
+        tags: state.tags.iter().cloned().collect(),
+        fields,
+        conflicts,
+        line: 0,
+    }
+}

@@ -1,0 +1,99 @@
+//! The collection's configuration file, `ankiops.json`, and how the collection folder is found.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CliError, Result};
+
+/// The name of the configuration file that marks a collection folder.
+pub const CONFIG_FILE: &str = "ankiops.json";
+
+/// Settings of one collection, stored in `ankiops.json` at its root. Every key is optional in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The Anki profile this collection belongs to; runs refuse to touch another profile.
+    pub profile: Option<String>,
+    /// The AnkiConnect address; `--url` and `ANKICONNECT_URL` override it.
+    pub url: Option<String>,
+    /// The environment variable holding the AnkiConnect apiKey (the key itself never goes in this file).
+    pub api_key_env: String,
+    /// Commit the Markdown before and after each run.
+    pub auto_commit: bool,
+    /// Ask Anki to sync with AnkiWeb after every `ma` and `sync` (like passing `--web`).
+    pub web_sync: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            profile: None,
+            url: None,
+            api_key_env: "ANKICONNECT_API_KEY".into(),
+            auto_commit: true,
+            web_sync: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(root: &Path) -> Result<Settings> {
+        let path = root.join(CONFIG_FILE);
+        if !path.exists() {
+            return Ok(Settings::default());
+        }
+        let text = fs_err::read_to_string(&path)?;
+        serde_json::from_str(&text).map_err(|e| {
+            CliError::input(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+                .hint("fix the file, or delete it and run `ankiops init` again")
+        })
+    }
+
+    pub fn save(&self, root: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).expect("settings always serialize");
+        text.push('\n');
+        crate::store::write_atomic(&root.join(CONFIG_FILE), text.as_bytes())
+    }
+}
+
+/// The collection folder: `--dir` if given, else the nearest folder upward holding `ankiops.json`, else the
+/// current folder.
+pub fn find_root(dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = dir {
+        return Ok(dir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| CliError::input(format!("cannot read the current folder: {e}")))?;
+    let mut at = cwd.as_path();
+    loop {
+        if at.join(CONFIG_FILE).is_file() {
+            return Ok(at.to_path_buf());
+        }
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => return Ok(cwd),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults() {
+        let s: Settings = serde_json::from_str(r#"{"profile": "rig"}"#).unwrap();
+        assert_eq!(s.profile.as_deref(), Some("rig"));
+        assert!(s.auto_commit);
+        assert_eq!(s.api_key_env, "ANKICONNECT_API_KEY");
+    }
+
+    #[test]
+    fn unknown_keys_are_an_error_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join(CONFIG_FILE), "{\n  \"profil\": \"x\"\n}\n").unwrap();
+        let err = Settings::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ankiops.json:2:"), "{err}");
+        assert!(err.contains("unknown field `profil`"), "{err}");
+    }
+}
