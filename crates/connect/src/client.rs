@@ -572,8 +572,7 @@ fn describe(bytes: &[u8]) -> String {
     if trimmed.is_empty() {
         return "an empty reply".into();
     }
-    let lower = trimmed.get(..trimmed.len().min(64)).unwrap_or("").to_ascii_lowercase();
-    if lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.starts_with('<') {
+    if trimmed.starts_with('<') {
         return "an HTML page".into();
     }
     let snippet: String = trimmed.chars().take(40).collect();
