@@ -219,6 +219,9 @@ pub(super) fn deck_to_text(file: &DeckFile, registry: &Registry) -> String {
             }
         }
     }
+    if file.notes.is_empty() {
+        out.push_str(file.gap.as_deref().unwrap_or(""));
+    }
     match &file.tail {
         Some(tail) => out.push_str(tail),
         None if !file.notes.is_empty() => out.push_str(eol),
