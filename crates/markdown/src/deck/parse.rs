@@ -19,7 +19,7 @@ pub fn parse_deck(text: &str, registry: &Registry) -> Result<DeckFile, Vec<DeckE
     if errors.is_empty() {
         return Ok(file);
     }
-    errors.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    errors.sort_by_key(|e| (e.line, e.column));
     errors.dedup();
     Err(errors)
 }
@@ -327,15 +327,15 @@ impl<'a> Parser<'a> {
             };
             prev_end = Some(end);
             let Some(parsed) = self.note(block) else { continue };
-            if let (Some(id), Some((line, col))) = (parsed.note.note_id, parsed.id_at) {
-                if let Some(first_line) = ids.insert(id, line) {
-                    ids.insert(id, first_line);
-                    self.error(
-                        line,
-                        col,
-                        format!("note_id {id} is used twice in this file (also at line {first_line}); keep one of the two notes, or remove the id line of a copy so it is created as a new note"),
-                    );
-                }
+            if let (Some(id), Some((line, col))) = (parsed.note.note_id, parsed.id_at)
+                && let Some(first_line) = ids.insert(id, line)
+            {
+                ids.insert(id, first_line);
+                self.error(
+                    line,
+                    col,
+                    format!("note_id {id} is used twice in this file (also at line {first_line}); keep one of the two notes, or remove the id line of a copy so it is created as a new note"),
+                );
             }
             notes.push(parsed.note.clone());
             raw.push(Some(RawNote {
