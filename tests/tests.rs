@@ -1,1 +1,4 @@
 //! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
+
+mod support;
+mod sync;

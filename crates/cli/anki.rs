@@ -27,7 +27,7 @@ pub fn managed_query(registry: &Registry) -> String {
 }
 
 /// Escapes Anki search syntax inside a quoted term.
-fn escape_search(text: &str) -> String {
+pub fn escape_search(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '"' | '*' | '_' | '\\' | ':') {
@@ -47,7 +47,7 @@ pub fn read(client: &Client, caps: &Capabilities, registry: &Registry, base: &Ba
     if caps.has_notes_mod_time() {
         for (id, m) in ids.iter().zip(client.notes_mod_time(&ids)?) {
             match (m.and_then(|m| m.mod_time), base.seen.get(id)) {
-                (Some(now), Some(s)) if s.mod_time == now => {
+                (Some(now), Some(s)) if s.mod_time == now && now + 2 < base.read_at => {
                     seen.insert(*id, s.clone());
                 }
                 (Some(_), _) | (None, _) => changed.push(*id),

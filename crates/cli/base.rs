@@ -18,6 +18,11 @@ pub struct Base {
     pub notes: BTreeMap<NoteId, NoteState>,
     /// What Anki held for each note when last read.
     pub seen: BTreeMap<NoteId, Seen>,
+    /// When the run that wrote this base finished reading Anki (epoch seconds). Anki's `mod` has a resolution of
+    /// one second, so a note whose `mod` is that close to this time is read again, in case it changed within the
+    /// same second.
+    #[serde(default)]
+    pub read_at: i64,
 }
 
 /// One Anki note as last read: enough to rebuild its snapshot without asking Anki again while `mod` stays.

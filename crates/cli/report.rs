@@ -15,6 +15,7 @@ use crate::store::Collection;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
+    Info,
     Error,
     Conflict,
     Warning,
@@ -35,6 +36,9 @@ pub struct Problem {
 impl Problem {
     pub fn error(message: String) -> Problem {
         Problem { level: Level::Error, note: None, location: None, message }
+    }
+    pub fn info(message: String) -> Problem {
+        Problem { level: Level::Info, note: None, location: None, message }
     }
     pub fn warning(message: String) -> Problem {
         Problem { level: Level::Warning, note: None, location: None, message }
@@ -268,6 +272,7 @@ impl Report {
                 continue;
             }
             let level = match p.level {
+                Level::Info => "note",
                 Level::Error => "error",
                 Level::Conflict => "conflict",
                 Level::Warning => "warning",

@@ -85,7 +85,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
 
     let scope = Scope::new(ctx, args, &collection)?;
-    let (input, locations, new_locations) = build_input(&collection, &base, &snapshot, &scope);
+    let (mut input, locations, new_locations) = build_input(&collection, &base, &snapshot, &scope);
+    recognise_recreated(&mut input, &snapshot, &registry);
     let options = Options { direction: args.direction, force: args.force };
     let mut plan = ankiops_sync::plan(&input, &options);
     if args.only_add_new {
@@ -95,8 +96,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         plan.notes.retain(|p| !matches!(p.markdown, Some(MarkdownChange::Delete)));
     }
 
+    report.describe_plan(&plan, &input, &collection, &locations, &new_locations, &ctx.root);
     if args.dry_run || args.read_only {
-        report.describe_plan(&plan, &input, &collection, &locations, &new_locations, &ctx.root);
         report.summary = plan.summary(&input);
         report.print(&ctx.args)?;
         return Ok(report.exit_code());
@@ -110,6 +111,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     new_base.seen = snapshot.seen.clone();
     write_markdown(
         ctx,
+        &client,
         &registry,
         &mut collection,
         &plan,
@@ -158,6 +160,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
     // Notes Anki no longer has are forgotten in the cache; the agreed base keeps only notes in scope or untouched.
     new_base.seen.retain(|id, _| snapshot.seen.contains_key(id) || applied.created.values().any(|c| c == id));
+    new_base.read_at = now_secs();
     repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
 
     report.summary = plan.summary(&input);
@@ -569,6 +572,7 @@ fn unicode_eq(a: &str, b: &str) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn write_markdown(
     ctx: &Context,
+    client: &Client,
     registry: &Registry,
     collection: &mut Collection,
     plan: &Plan,
@@ -653,10 +657,20 @@ fn write_markdown(
         collection.decks[*d].file.remove_note(*n);
         emptied.insert(*d);
     }
+    remove_emptied_decks(client, collection, plan, snapshot, applied, report)?;
+    // Deck files get their `deck_id` once the deck exists in Anki (decks made by this run are looked up again).
+    let mut deck_ids = snapshot.deck_ids.clone();
+    let missing = collection
+        .decks
+        .iter()
+        .any(|d| d.file.deck_id.is_none() && !deck_ids.contains_key(&d.deck) && !d.file.notes.is_empty());
+    if missing && !applied.created.is_empty() {
+        deck_ids = client.deck_names_and_ids()?;
+    }
     // Write what changed; a file whose last note left is removed.
     for (d, source) in collection.decks.iter_mut().enumerate() {
         if source.file.deck_id.is_none()
-            && let Some(id) = snapshot.deck_ids.get(&source.deck)
+            && let Some(id) = deck_ids.get(&source.deck)
         {
             source.file.set_deck_id(*id);
         }
@@ -701,4 +715,83 @@ fn note_block(id: Option<NoteId>, state: &NoteState, conflicts: Vec<FieldConflic
         conflicts,
         line: 0,
     }
+}
+
+/// The time now in epoch seconds (for [`Base::read_at`]).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A new Markdown note whose HTML is exactly what an Anki note unknown to the base holds (same deck, type and
+/// tags) is that note: an earlier run added it and stopped before writing the id back. Its Anki side then reads
+/// as the Markdown we would send, so the engine pairs them instead of adding a duplicate.
+fn recognise_recreated(input: &mut Input, snapshot: &AnkiSnapshot, registry: &Registry) {
+    if input.new_in_markdown.is_empty() {
+        return;
+    }
+    let non_empty = |html: BTreeMap<String, String>| -> BTreeMap<String, String> {
+        html.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+    };
+    let wanted: Vec<(BTreeMap<String, String>, &NoteState)> =
+        input.new_in_markdown.iter().map(|s| (non_empty(anki::fields_html(s, registry)), s)).collect();
+    let orphans: Vec<NoteId> = input
+        .anki
+        .keys()
+        .filter(|id| !input.base.contains_key(id) && !input.markdown.contains_key(id))
+        .copied()
+        .collect();
+    for id in orphans {
+        let (Some(state), Some(seen)) = (input.anki.get(&id), snapshot.seen.get(&id)) else { continue };
+        let found = wanted.iter().find(|(html, md)| {
+            *html == seen.html && md.deck == state.deck && md.note_type == state.note_type && md.tags == state.tags
+        });
+        if let Some((_, md)) = found {
+            input.anki.insert(id, (*md).clone());
+        }
+    }
+}
+
+/// Decks left empty by this run (every note moved out or deleted) and without a deck file are removed from
+/// Anki, so a renamed deck file does not leave the old deck behind. A deck that still holds any card (of any
+/// note type, or in a subdeck) is kept.
+fn remove_emptied_decks(
+    client: &Client,
+    collection: &Collection,
+    plan: &Plan,
+    snapshot: &AnkiSnapshot,
+    applied: &Applied,
+    report: &mut Report,
+) -> Result<()> {
+    let mut left: BTreeSet<&str> = BTreeSet::new();
+    for p in &plan.notes {
+        if applied.failed.contains(&p.note) {
+            continue;
+        }
+        match &p.anki {
+            Some(AnkiChange::Update { before, after }) if before.deck != after.deck => {
+                left.insert(before.deck.as_str());
+            }
+            Some(AnkiChange::Delete(before)) if matches!(p.note, NoteRef::Existing(id) if applied.deleted.contains(&id)) =>
+            {
+                left.insert(before.deck.as_str());
+            }
+            _ => {}
+        }
+    }
+    let mut empty = Vec::new();
+    for deck in left {
+        if deck == "Default" || collection.deck_index(deck).is_some() || !snapshot.deck_ids.contains_key(deck) {
+            continue;
+        }
+        if client.find_cards(&format!("\"deck:{}\"", anki::escape_search(deck)))?.is_empty() {
+            empty.push(deck.to_string());
+        }
+    }
+    if !empty.is_empty() {
+        client.delete_decks(&empty)?;
+        for deck in empty {
+            report.problems.push(Problem::info(format!("removed the empty deck {deck} from Anki")));
+        }
+    }
+    Ok(())
 }
