@@ -9,17 +9,15 @@
 //! unchanged, HTML -> Markdown -> HTML renders the same, and neither direction panics on any input.
 
 mod highlight;
+mod html;
 mod to_html;
+mod to_markdown;
 
 pub use highlight::HIGHLIGHT_CSS;
 pub use to_html::markdown_to_html;
+pub use to_markdown::html_to_markdown;
 
 use unicode_normalization::UnicodeNormalization;
-
-/// Anki field HTML -> Markdown that deck files can hold (placeholder until the converter lands).
-pub fn html_to_markdown(html: &str) -> String {
-    normalize_markdown(html)
-}
 
 /// The one normalisation used for equality of field Markdown.
 ///
