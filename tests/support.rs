@@ -58,12 +58,17 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_at(args, self.backend.url())
+    }
+
+    /// A command that reaches Anki at `url` (a proxy in front of the backend, say).
+    pub fn command_at(&self, args: &[&str], url: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ankiops"));
         cmd.args(args)
             .arg("--dir")
             .arg(self.root())
             .arg("--url")
-            .arg(self.backend.url())
+            .arg(url)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("ANKICONNECT_API_KEY")

@@ -1,4 +1,5 @@
 //! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
 
 mod support;
+mod kill;
 mod sync;
