@@ -2,4 +2,5 @@
 
 mod support;
 mod kill;
+mod media;
 mod sync;

@@ -23,6 +23,9 @@ pub struct Base {
     /// same second.
     #[serde(default)]
     pub read_at: i64,
+    /// Media file name -> SHA-1 of the content Anki and `media/` both hold (last pushed or downloaded).
+    #[serde(default)]
+    pub media: BTreeMap<String, String>,
 }
 
 /// One Anki note as last read: enough to rebuild its snapshot without asking Anki again while `mod` stays.

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod error;
 mod git;
+mod media;
 mod models;
 mod note_types;
 mod report;

@@ -64,14 +64,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
 
     let mut report = Report::new(args.command, args.dry_run || args.read_only);
-    let mut collection = store::load(&ctx.root, &registry)?;
-    for e in &collection.errors {
-        report.problems.push(Problem::error(e.clone()));
-    }
     let base = match repo.read_base()? {
         Some(text) => Base::parse(&text)?,
         None => Base::default(),
     };
+    // Media: files changed since they were pushed get content-hashed names, rewritten in the deck files first.
+    let dry = args.dry_run || args.read_only;
+    let mut media = crate::media::prepare(&ctx.root, &client, &base, args.direction, dry, &mut report)?;
+    let mut collection = store::load(&ctx.root, &registry)?;
+    for e in &collection.errors {
+        report.problems.push(Problem::error(e.clone()));
+    }
     let snapshot = anki::read(&client, &caps, &registry, &base)?;
     report.fetched = snapshot.fetched;
 
@@ -95,6 +98,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     if args.keep_orphans {
         plan.notes.retain(|p| !matches!(p.markdown, Some(MarkdownChange::Delete)));
     }
+    media.check(&collection, &mut plan, &locations, &new_locations, &mut report);
 
     report.describe_plan(&plan, &input, &collection, &locations, &new_locations, &ctx.root);
     if args.dry_run || args.read_only {
@@ -105,6 +109,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
 
     confirm_deletions(&client, &mut plan, &snapshot, args, &mut report)?;
 
+    media.upload(&client, &mut report)?;
     // Anki first: new notes, then their ids into the Markdown at once.
     let mut applied = apply_to_anki(&client, &defs, &registry, &plan, &input, &snapshot, &mut report)?;
     let mut new_base = base.clone();
@@ -122,6 +127,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         &mut applied,
         &mut report,
     )?;
+    media.download(&client, &plan, &applied.failed, &mut report)?;
 
     // The new base: agreed states, and what Anki holds now for the notes we wrote.
     for p in &plan.notes {
@@ -161,6 +167,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     // Notes Anki no longer has are forgotten in the cache; the agreed base keeps only notes in scope or untouched.
     new_base.seen.retain(|id, _| snapshot.seen.contains_key(id) || applied.created.values().any(|c| c == id));
     new_base.read_at = now_secs();
+    media.finish(&mut new_base, &mut report);
     repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
 
     report.summary = plan.summary(&input);

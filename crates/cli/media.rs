@@ -1,0 +1,971 @@
+//! Media (design.md §8): the images deck files refer to live flat in `media/`, are uploaded to Anki when Anki
+//! lacks them or holds other content, get a new content-hashed name when they change, and are downloaded when
+//! notes pulled from Anki refer to them. Every name is confined to `media/`.
+//!
+//! A run uses it in four steps: [`prepare`] before the deck files are parsed (hashes, renames changed files
+//! and rewrites their references on disk), [`Media::check`] after planning (refuses notes whose references
+//! leave `media/`), [`Media::upload`] before notes reach Anki, [`Media::download`] after the Markdown is
+//! written; [`Media::finish`] hands the names both sides agree on to the base.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use ankiops_connect::{Client, MediaSource};
+use ankiops_sync::{Direction, MarkdownChange, NoteId, NoteRef, Plan};
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use crate::base::Base;
+use crate::error::Result;
+use crate::report::{Level, Problem, Report};
+use crate::store::{self, Collection};
+
+/// The media folder, inside the collection folder.
+pub const MEDIA_DIR: &str = "media";
+
+/// The advice every refused reference ends with.
+const KEEP_IN_MEDIA: &str = "keep images in media/ and refer to them by name";
+
+// ---------------------------------------------------------------------------------------------------------
+// References
+
+/// How an image is written in the Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// `![alt](dest)`; `span` covers `dest` with its angle brackets, if any.
+    Markdown,
+    /// `<img src="dest">`; `span` covers the attribute value without its quotes.
+    Html,
+}
+
+/// What a reference points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file in `media/`: one plain file name.
+    Media(String),
+    /// A web address or inline data: not media.
+    External,
+    /// Anything that could reach outside `media/`: why it is refused.
+    Refused(String),
+}
+
+/// One image reference in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// 1-based line.
+    pub line: usize,
+    /// Byte range of the destination in the text (see [`Syntax`]).
+    pub span: Range<usize>,
+    /// The destination as written, without angle brackets or quotes.
+    pub raw: String,
+    pub syntax: Syntax,
+    pub target: Target,
+}
+
+impl Reference {
+    /// `image "x": why: keep images in media/ and refer to them by name`, for a refused reference.
+    fn refusal(&self) -> Option<String> {
+        match &self.target {
+            Target::Refused(why) => Some(format!("image \"{}\" {why}: {KEEP_IN_MEDIA}", self.raw.escape_debug())),
+            _ => None,
+        }
+    }
+}
+
+/// Every image reference in a Markdown text: `![alt](dest)` and `<img src="dest">`, outside code blocks and
+/// code spans. Empty destinations are left out.
+pub fn references(text: &str) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let mut fence: Option<(u8, usize)> = None;
+    let mut offset = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end_matches(['\n', '\r']);
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        let trimmed = &body[indent..];
+        let marker = trimmed.bytes().next().filter(|b| indent < 4 && (*b == b'`' || *b == b'~'));
+        if let Some(m) = marker {
+            let run = trimmed.bytes().take_while(|b| *b == m).count();
+            if run >= 3 {
+                match fence {
+                    None => {
+                        fence = Some((m, run));
+                        continue;
+                    }
+                    Some((open, len)) if open == m && run >= len && trimmed[run..].trim().is_empty() => {
+                        fence = None;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if fence.is_some() {
+            continue;
+        }
+        scan_line(body, start, i + 1, &mut out);
+    }
+    out
+}
+
+/// The references of one line outside code spans; `start` is the line's byte offset in the text.
+fn scan_line(line: &str, start: usize, number: usize, out: &mut Vec<Reference>) {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'`' => {
+                let run = bytes[i..].iter().take_while(|b| **b == b'`').count();
+                let closer = "`".repeat(run);
+                let mut j = i + run;
+                // The span ends at the next run of exactly the same length; an unclosed run is literal.
+                let mut end = None;
+                while let Some(k) = line[j..].find(&closer) {
+                    let at = j + k;
+                    let len = bytes[at..].iter().take_while(|b| **b == b'`').count();
+                    if len == run {
+                        end = Some(at + run);
+                        break;
+                    }
+                    j = at + len;
+                }
+                i = end.unwrap_or(i + run);
+            }
+            b'!' if bytes.get(i + 1) == Some(&b'[') => match markdown_image(line, i) {
+                Some((span, raw, next)) => {
+                    push(out, number, start, span, raw, Syntax::Markdown);
+                    i = next;
+                }
+                None => i += 2,
+            },
+            b'<' if line[i..].len() >= 4 && line[i + 1..i + 4].eq_ignore_ascii_case("img") => {
+                match html_image(line, i) {
+                    Some((span, raw, next)) => {
+                        push(out, number, start, span, raw, Syntax::Html);
+                        i = next;
+                    }
+                    None => i += 4,
+                }
+            }
+            _ => i += 1,
+        }
+    }
+}
+
+fn push(out: &mut Vec<Reference>, line: usize, start: usize, span: Range<usize>, raw: String, syntax: Syntax) {
+    if raw.trim().is_empty() {
+        return;
+    }
+    let target = classify(&raw, syntax);
+    out.push(Reference { line, span: start + span.start..start + span.end, raw, syntax, target });
+}
+
+/// `![alt](dest "title")` at `at`: the destination's span (with angle brackets), the destination, and where
+/// scanning goes on.
+fn markdown_image(line: &str, at: usize) -> Option<(Range<usize>, String, usize)> {
+    let bytes = line.as_bytes();
+    let mut i = at + 2;
+    let mut depth = 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 1,
+            b'[' => depth += 1,
+            b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if i >= bytes.len() || bytes.get(i + 1) != Some(&b'(') {
+        return None;
+    }
+    let mut j = i + 2;
+    while j < bytes.len() && bytes[j] == b' ' {
+        j += 1;
+    }
+    if bytes.get(j) == Some(&b'<') {
+        let close = line[j + 1..].find('>')? + j + 1;
+        return Some((j..close + 1, line[j + 1..close].to_string(), close + 1));
+    }
+    let begin = j;
+    let mut parens = 0;
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' => j += 1,
+            b'(' => parens += 1,
+            b')' if parens == 0 => break,
+            b')' => parens -= 1,
+            b' ' | b'\t' => break,
+            _ => {}
+        }
+        j += 1;
+    }
+    let j = j.min(bytes.len());
+    Some((begin..j, line[begin..j].to_string(), j))
+}
+
+/// `<img … src="dest" …>` at `at`: the value's span (without quotes), the value, and where scanning goes on.
+fn html_image(line: &str, at: usize) -> Option<(Range<usize>, String, usize)> {
+    let bytes = line.as_bytes();
+    let mut i = at + 4;
+    if !bytes.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    loop {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] == b'>' {
+            return None;
+        }
+        let name_start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && !matches!(bytes[i], b'=' | b'>' | b'/') {
+            i += 1;
+        }
+        let name = &line[name_start..i];
+        let mut k = i;
+        while k < bytes.len() && bytes[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        if bytes.get(k) != Some(&b'=') {
+            continue;
+        }
+        k += 1;
+        while k < bytes.len() && bytes[k].is_ascii_whitespace() {
+            k += 1;
+        }
+        let (span, next) = match bytes.get(k) {
+            Some(q @ (b'"' | b'\'')) => {
+                let close = line[k + 1..].find(*q as char)? + k + 1;
+                (k + 1..close, close + 1)
+            }
+            Some(_) => {
+                let mut e = k;
+                while e < bytes.len() && !bytes[e].is_ascii_whitespace() && bytes[e] != b'>' {
+                    e += 1;
+                }
+                (k..e, e)
+            }
+            None => return None,
+        };
+        if name.eq_ignore_ascii_case("src") {
+            let raw = html_unescape(&line[span.clone()]);
+            return Some((span, raw, next));
+        }
+        i = next;
+    }
+}
+
+/// The few entities a file name in an attribute can hold.
+fn html_unescape(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// What a destination points at. A media name is the destination without a `media/` prefix, unescaped and
+/// percent-decoded; it must be one plain file name, and anything else is refused.
+pub fn classify(raw: &str, syntax: Syntax) -> Target {
+    let dest = raw.trim();
+    let lower = dest.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("data:") {
+        return Target::External;
+    }
+    if lower.starts_with("file:") {
+        return Target::Refused("is a file: URL".into());
+    }
+    if let Some(colon) = dest.find(':') {
+        let scheme = &dest[..colon];
+        if scheme.len() >= 2
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Target::Refused(format!("is a {scheme}: URL, not a file in media/"));
+        }
+    }
+    if dest.contains('\\') && !(syntax == Syntax::Markdown && only_punctuation_escapes(dest)) {
+        return Target::Refused("is a path with backslashes".into());
+    }
+    let unescaped = if syntax == Syntax::Markdown { markdown_unescape(dest) } else { dest.to_string() };
+    let decoded = percent_decode(&unescaped);
+    for candidate in [unescaped.as_str(), decoded.as_str()] {
+        if candidate.starts_with('/') || candidate.starts_with('\\') || is_drive_path(candidate) {
+            return Target::Refused("is an absolute path".into());
+        }
+    }
+    let name = decoded.strip_prefix("media/").unwrap_or(&decoded);
+    match check_name(name) {
+        Ok(()) => Target::Media(name.to_string()),
+        Err(why) => Target::Refused(why),
+    }
+}
+
+/// Why `name` is not one plain file name in `media/`, if it is not.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.split(['/', '\\']).any(|part| part == "..") {
+        return Err("points outside media/".into());
+    }
+    if name.contains(['/', '\\']) {
+        return Err("is in a subfolder (media/ is flat)".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("has a control character in its name".into());
+    }
+    if name.starts_with('.') {
+        return Err("is a hidden file name (it starts with a dot)".into());
+    }
+    if name.is_empty() {
+        return Err("has no file name".into());
+    }
+    let mut parts = Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(Component::Normal(part)), None) if part == name => Ok(()),
+        _ => Err("is not a plain file name".into()),
+    }
+}
+
+fn is_drive_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
+}
+
+/// Whether every backslash escapes ASCII punctuation (CommonMark escapes), as in `a\_b.png`.
+fn only_punctuation_escapes(s: &str) -> bool {
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' && !chars.next().is_some_and(|n| n.is_ascii_punctuation() && n != '\\' && n != '/' && n != '.') {
+            return false;
+        }
+    }
+    true
+}
+
+fn markdown_unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\'
+            && let Some(&n) = chars.peek()
+            && n.is_ascii_punctuation()
+        {
+            out.push(n);
+            chars.next();
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; invalid ones or invalid UTF-8 leave the input unchanged.
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).and_then(|b| (*b as char).to_digit(16)),
+                bytes.get(i + 2).and_then(|b| (*b as char).to_digit(16)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Names, hashes and rewriting
+
+/// `photo.png` with content hash `3f2a…` -> `photo-3f2a19c0.png`; an earlier hash suffix is replaced.
+pub fn hashed_name(name: &str, sha1: &str) -> String {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => (&name[..dot], &name[dot..]),
+        _ => (name, ""),
+    };
+    let stem = match stem.rsplit_once('-') {
+        Some((head, tail)) if !head.is_empty() && tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            head
+        }
+        _ => stem,
+    };
+    let short = sha1.get(..8).unwrap_or(sha1);
+    format!("{stem}-{short}{ext}")
+}
+
+/// The path of `name` in the media folder; `None` when the name could leave it (checked again on every write).
+pub fn media_path(dir: &Path, name: &str) -> Option<PathBuf> {
+    check_name(name).ok().map(|()| dir.join(name))
+}
+
+/// Hex SHA-1 of some bytes.
+pub fn sha1_hex(bytes: &[u8]) -> String {
+    let digest = Sha1::digest(bytes);
+    let mut out = String::with_capacity(40);
+    for b in digest.iter() {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// `text` with every reference to `old` pointing at `new` instead, and how many were changed.
+pub fn rewrite(text: &str, old: &str, new: &str) -> (String, usize) {
+    let mut out = text.to_string();
+    let mut count = 0;
+    let refs = references(text);
+    for r in refs.iter().rev() {
+        if r.target != Target::Media(old.to_string()) {
+            continue;
+        }
+        let prefix = if r.raw.trim().starts_with("media/") { "media/" } else { "" };
+        let bracketed = text[r.span.start..].starts_with('<');
+        let dest = match r.syntax {
+            Syntax::Markdown if bracketed || new.contains([' ', '(', ')', '<', '>', '\\']) => {
+                format!("<{prefix}{new}>")
+            }
+            Syntax::Markdown => format!("{prefix}{new}"),
+            Syntax::Html => format!("{prefix}{}", new.replace('%', "%25").replace(' ', "%20").replace('"', "%22")),
+        };
+        out.replace_range(r.span.clone(), &dest);
+        count += 1;
+    }
+    (out, count)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The hash cache: `.git/ankiops/media-hashes.json`, keyed by path, size and mtime; never versioned.
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct HashCache {
+    files: BTreeMap<String, Cached>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Cached {
+    size: u64,
+    mtime_ns: u64,
+    sha1: String,
+}
+
+fn cache_path(root: &Path) -> Option<PathBuf> {
+    let repo = git2::Repository::discover(root).ok()?;
+    Some(repo.path().join("ankiops").join("media-hashes.json"))
+}
+
+fn stat(path: &Path) -> Option<(u64, u64)> {
+    let meta = fs_err::metadata(path).ok()?;
+    let mtime = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    Some((meta.len(), u64::try_from(mtime.as_nanos()).unwrap_or(u64::MAX)))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The run
+
+/// The media side of one run.
+pub struct Media {
+    root: PathBuf,
+    dir: PathBuf,
+    /// Whether this run pushes (`ma`, `sync`): only then are files renamed, checked and uploaded.
+    pushes: bool,
+    dry_run: bool,
+    cache: HashCache,
+    cache_file: Option<PathBuf>,
+    cache_dirty: bool,
+    /// Name -> SHA-1 that Anki and `media/` both hold (the base's map, updated by this run).
+    agreed: BTreeMap<String, String>,
+    /// The references of every deck file, after renames.
+    refs: BTreeMap<PathBuf, Vec<Reference>>,
+    /// Local files to upload, with their SHA-1.
+    pending: BTreeMap<String, String>,
+    /// Names in Anki's media folder, read once when needed.
+    anki_names: Option<BTreeSet<String>>,
+    uploaded: usize,
+    downloaded: usize,
+}
+
+/// Before the deck files are parsed: hashes the referenced files and, on a pushing run, renames every file
+/// whose content changed since it was last pushed to a content-hashed name, rewriting its references in the
+/// deck files on disk (dry runs only say they would).
+pub fn prepare(
+    root: &Path,
+    client: &Client,
+    base: &Base,
+    direction: Direction,
+    dry_run: bool,
+    report: &mut Report,
+) -> Result<Media> {
+    let cache_file = cache_path(root);
+    let cache = cache_file
+        .as_ref()
+        .and_then(|p| fs_err::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let mut media = Media {
+        root: root.to_path_buf(),
+        dir: root.join(MEDIA_DIR),
+        pushes: direction != Direction::ToMarkdown,
+        dry_run,
+        cache,
+        cache_file,
+        cache_dirty: false,
+        agreed: base.media.clone(),
+        refs: BTreeMap::new(),
+        pending: BTreeMap::new(),
+        anki_names: None,
+        uploaded: 0,
+        downloaded: 0,
+    };
+    if !media.pushes {
+        return Ok(media);
+    }
+    for (path, _) in store::deck_paths(root)? {
+        let Ok(text) = String::from_utf8(fs_err::read(&path)?) else { continue };
+        let refs = references(&text);
+        if !refs.is_empty() {
+            media.refs.insert(path, refs);
+        }
+    }
+    let names: BTreeSet<String> = media
+        .refs
+        .values()
+        .flatten()
+        .filter_map(|r| match &r.target {
+            Target::Media(name) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    for name in names {
+        let Some(path) = media_path(&media.dir, &name).filter(|p| p.is_file()) else { continue };
+        let hash = media.hash(&path)?;
+        let changed = match media.agreed.get(&name) {
+            Some(agreed) if *agreed == hash => continue,
+            Some(_) => true,
+            None => match media.anki_holds(client, &name)? {
+                false => false,
+                true => match client.retrieve_media_file(&name)? {
+                    Some(bytes) if sha1_hex(&bytes) == hash => {
+                        media.agreed.insert(name.clone(), hash);
+                        continue;
+                    }
+                    Some(_) => true,
+                    None => false,
+                },
+            },
+        };
+        if !changed || name.starts_with('_') {
+            media.pending.insert(name, hash);
+            continue;
+        }
+        media.rename(&name, &hash, report)?;
+    }
+    media.save_cache();
+    Ok(media)
+}
+
+impl Media {
+    /// The SHA-1 of a file in `media/`, from the cache while its size and mtime stay.
+    fn hash(&mut self, path: &Path) -> Result<String> {
+        let key = path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().replace('\\', "/");
+        let stat = stat(path);
+        if let (Some((size, mtime_ns)), Some(cached)) = (stat, self.cache.files.get(&key))
+            && cached.size == size
+            && cached.mtime_ns == mtime_ns
+        {
+            return Ok(cached.sha1.clone());
+        }
+        let hash = sha1_hex(&fs_err::read(path)?);
+        if let Some((size, mtime_ns)) = stat {
+            self.cache.files.insert(key, Cached { size, mtime_ns, sha1: hash.clone() });
+            self.cache_dirty = true;
+        }
+        Ok(hash)
+    }
+
+    fn save_cache(&mut self) {
+        if !self.cache_dirty {
+            return;
+        }
+        // Only a cache: a failure to write it costs a re-read next time, nothing else.
+        if let Some(path) = &self.cache_file
+            && let Some(dir) = path.parent()
+            && fs_err::create_dir_all(dir).is_ok()
+            && let Ok(text) = serde_json::to_string(&self.cache)
+            && store::write_atomic(path, text.as_bytes()).is_ok()
+        {
+            self.cache_dirty = false;
+        }
+    }
+
+    /// Whether Anki's media folder has a file of that name (one `getMediaFilesNames` per run).
+    fn anki_holds(&mut self, client: &Client, name: &str) -> Result<bool> {
+        if self.anki_names.is_none() {
+            self.anki_names = Some(client.get_media_files_names("*")?.into_iter().collect());
+        }
+        Ok(self.anki_names.as_ref().is_some_and(|names| names.contains(name)))
+    }
+
+    /// Gives a changed file its content-hashed name: copy, rewrite the references, remove the old name, in
+    /// that order, so an interruption at any point leaves every reference pointing at a file.
+    fn rename(&mut self, name: &str, hash: &str, report: &mut Report) -> Result<()> {
+        let new = hashed_name(name, hash);
+        if new == name {
+            self.pending.insert(name.to_string(), hash.to_string());
+            return Ok(());
+        }
+        let (Some(from), Some(to)) = (media_path(&self.dir, name), media_path(&self.dir, &new)) else {
+            return Ok(());
+        };
+        let files: Vec<PathBuf> = self
+            .refs
+            .iter()
+            .filter(|(_, refs)| refs.iter().any(|r| r.target == Target::Media(name.to_string())))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let root = self.root.clone();
+        let shown_files = files
+            .iter()
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.dry_run {
+            report.changes.push(format!(
+                "media: would rename {MEDIA_DIR}/{name} -> {MEDIA_DIR}/{new} (changed since it was last pushed) and update {shown_files}"
+            ));
+            self.pending.insert(name.to_string(), hash.to_string());
+            return Ok(());
+        }
+        if to.exists() {
+            if self.hash(&to)? != hash {
+                report.problems.push(Problem::error(format!(
+                    "{MEDIA_DIR}/{name} changed since it was last pushed, but {MEDIA_DIR}/{new} already exists with other content: rename one of them, then run again"
+                )));
+                return Ok(());
+            }
+        } else {
+            store::write_atomic(&to, &fs_err::read(&from)?)?;
+            if let Some((size, mtime_ns)) = stat(&to) {
+                let key = to.strip_prefix(&self.root).unwrap_or(&to).to_string_lossy().replace('\\', "/");
+                self.cache.files.insert(key, Cached { size, mtime_ns, sha1: hash.to_string() });
+                self.cache_dirty = true;
+            }
+        }
+        let mut count = 0;
+        for path in &files {
+            let text = fs_err::read_to_string(path)?;
+            let (rewritten, n) = rewrite(&text, name, &new);
+            if n > 0 {
+                store::write_atomic(path, rewritten.as_bytes())?;
+                self.refs.insert(path.clone(), references(&rewritten));
+                report.files_written.push(path.clone());
+                count += n;
+            }
+        }
+        fs_err::remove_file(&from)?;
+        self.agreed.remove(name);
+        self.pending.insert(new.clone(), hash.to_string());
+        report.changes.push(format!(
+            "media: renamed {MEDIA_DIR}/{name} -> {MEDIA_DIR}/{new} (changed since it was last pushed, so Anki and AnkiWeb see a new file); {count} reference{} updated in {shown_files}",
+            crate::run::plural(count),
+        ));
+        Ok(())
+    }
+
+    /// After planning a pushing run: a note with a reference that leaves `media/` is an error at its file and
+    /// line and is not pushed; a pushed note's image missing from `media/` is a warning. Only images of notes
+    /// in the run's scope are uploaded.
+    pub fn check(
+        &mut self,
+        collection: &Collection,
+        plan: &mut Plan,
+        locations: &BTreeMap<NoteId, (usize, usize)>,
+        new_locations: &[(usize, usize)],
+        report: &mut Report,
+    ) {
+        if !self.pushes {
+            return;
+        }
+        let mut note_at: BTreeMap<(usize, usize), NoteRef> =
+            locations.iter().map(|(id, loc)| (*loc, NoteRef::Existing(*id))).collect();
+        note_at.extend(new_locations.iter().enumerate().map(|(i, loc)| (*loc, NoteRef::New(i))));
+        let pushed: BTreeSet<NoteRef> = plan.notes.iter().filter(|p| p.anki.is_some()).map(|p| p.note).collect();
+        let mut refused = BTreeSet::new();
+        let mut needed = BTreeSet::new();
+        for (d, source) in collection.decks.iter().enumerate() {
+            let Some(refs) = self.refs.get(&source.path) else { continue };
+            let shown = source.path.strip_prefix(&self.root).unwrap_or(&source.path).display().to_string();
+            for r in refs {
+                let Some(n) = source.file.notes.iter().rposition(|note| note.line <= r.line) else { continue };
+                let Some(note) = note_at.get(&(d, n)).copied() else { continue };
+                let location = Some(format!("{shown}:{}", r.line));
+                match &r.target {
+                    Target::Refused(_) => {
+                        refused.insert(note);
+                        let message = r.refusal().unwrap_or_default();
+                        report.problems.push(Problem { level: Level::Error, note: Some(note), location, message });
+                    }
+                    Target::Media(name) => {
+                        let exists = media_path(&self.dir, name).is_some_and(|p| p.is_file());
+                        if !exists && pushed.contains(&note) {
+                            report.problems.push(Problem {
+                                level: Level::Warning,
+                                note: Some(note),
+                                location,
+                                message: format!(
+                                    "{MEDIA_DIR}/{name} does not exist, so the image will not show: add the file or fix the reference"
+                                ),
+                            });
+                        }
+                        needed.insert(name.clone());
+                    }
+                    Target::External => {}
+                }
+            }
+        }
+        plan.notes.retain(|p| !(refused.contains(&p.note) && p.anki.is_some()));
+        self.pending.retain(|name, _| needed.contains(name));
+        if self.dry_run && !self.pending.is_empty() {
+            report.changes.push(format!(
+                "media: would upload {}",
+                self.pending.keys().map(|n| format!("{MEDIA_DIR}/{n}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+
+    /// Uploads the files Anki lacks or holds with other content, as base64 data (right wherever Anki runs).
+    /// Anki refusing one file is an error for that file; losing Anki stops the run.
+    pub fn upload(&mut self, client: &Client, report: &mut Report) -> Result<()> {
+        if !self.pushes || self.dry_run {
+            return Ok(());
+        }
+        for name in std::mem::take(&mut self.pending).into_keys() {
+            let Some(path) = media_path(&self.dir, &name) else { continue };
+            let bytes = fs_err::read(&path)?;
+            let hash = sha1_hex(&bytes);
+            match client.store_media_file(&name, MediaSource::Data(&bytes), true) {
+                Ok(stored) if stored == name => {
+                    self.agreed.insert(name, hash);
+                    self.uploaded += 1;
+                }
+                Ok(stored) => report.problems.push(Problem::error(format!(
+                    "Anki stored {MEDIA_DIR}/{name} as \"{stored}\" (it changes names it cannot keep), so notes will not find it: rename the file, for instance to \"{stored}\", and its references"
+                ))),
+                Err(e @ ankiops_connect::Error::Anki { .. }) => {
+                    report.problems.push(Problem::error(format!("{MEDIA_DIR}/{name} was not uploaded: {e}")))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// After the Markdown is written: the images of the notes this run wrote from Anki that `media/` lacks are
+    /// downloaded. Names are checked again, so nothing is written outside `media/`.
+    pub fn download(
+        &mut self,
+        client: &Client,
+        plan: &Plan,
+        failed: &BTreeSet<NoteRef>,
+        report: &mut Report,
+    ) -> Result<()> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let mut wanted: BTreeMap<String, NoteRef> = BTreeMap::new();
+        for p in plan.notes.iter().filter(|p| !failed.contains(&p.note)) {
+            let texts: Vec<&str> = match &p.markdown {
+                Some(MarkdownChange::Write(state)) => state.fields.values().map(String::as_str).collect(),
+                Some(MarkdownChange::WriteConflict { state, clashes }) => state
+                    .fields
+                    .values()
+                    .map(String::as_str)
+                    .chain(clashes.iter().filter_map(|c| c.sides.anki.as_deref()))
+                    .collect(),
+                _ => continue,
+            };
+            for r in texts.into_iter().flat_map(references) {
+                match &r.target {
+                    Target::Media(name) => {
+                        wanted.entry(name.clone()).or_insert(p.note);
+                    }
+                    Target::Refused(why) => report.problems.push(Problem {
+                        level: Level::Warning,
+                        note: Some(p.note),
+                        location: None,
+                        message: format!(
+                            "its image \"{}\" from Anki {why}, so it was not downloaded: {KEEP_IN_MEDIA}",
+                            r.raw.escape_debug()
+                        ),
+                    }),
+                    Target::External => {}
+                }
+            }
+        }
+        for (name, note) in wanted {
+            let Some(path) = media_path(&self.dir, &name) else { continue };
+            if path.exists() {
+                continue;
+            }
+            match client.retrieve_media_file(&name)? {
+                Some(bytes) => {
+                    fs_err::create_dir_all(&self.dir)?;
+                    store::write_atomic(&path, &bytes)?;
+                    self.agreed.insert(name, sha1_hex(&bytes));
+                    self.downloaded += 1;
+                }
+                None => report.problems.push(Problem {
+                    level: Level::Warning,
+                    note: Some(note),
+                    location: None,
+                    message: format!(
+                        "refers to {MEDIA_DIR}/{name}, which neither Anki nor the collection folder has: the image will not show"
+                    ),
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the run: the agreed names go into the new base, the cache is saved, the counts reported.
+    pub fn finish(mut self, base: &mut Base, report: &mut Report) {
+        base.media = std::mem::take(&mut self.agreed);
+        self.save_cache();
+        let mut parts = Vec::new();
+        if self.uploaded > 0 {
+            parts.push(format!("{} uploaded", self.uploaded));
+        }
+        if self.downloaded > 0 {
+            parts.push(format!("{} downloaded", self.downloaded));
+        }
+        if !parts.is_empty() {
+            report.changes.push(format!("media: {}", parts.join(", ")));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets(text: &str) -> Vec<(usize, String, Target)> {
+        references(text).into_iter().map(|r| (r.line, r.raw, r.target)).collect()
+    }
+
+    fn media(name: &str) -> Target {
+        Target::Media(name.to_string())
+    }
+
+    #[test]
+    fn finds_markdown_and_html_images_with_their_lines() {
+        let text = "Q: What is this?\nA: ![a cell](cell.png){width=300} and ![](media/x%20y.png)\n\
+                    E: <IMG alt='b' SRC=\"media/b.jpg\"> <img src=c.gif>\nM: ![x](<media/my image (1).png> \"t\")";
+        assert_eq!(
+            targets(text),
+            vec![
+                (2, "cell.png".into(), media("cell.png")),
+                (2, "media/x%20y.png".into(), media("x y.png")),
+                (3, "media/b.jpg".into(), media("b.jpg")),
+                (3, "c.gif".into(), media("c.gif")),
+                (4, "media/my image (1).png".into(), media("my image (1).png")),
+            ]
+        );
+    }
+
+    #[test]
+    fn code_is_not_an_image() {
+        let text = "A: `![x](../a.png)` and ``![y](`b.png`)``\n```md\n![z](../../etc/passwd)\n```\n~~~\n<img src=\"/x\">\n~~~\n![ok](ok.png)";
+        assert_eq!(targets(text), vec![(8, "ok.png".into(), media("ok.png"))]);
+    }
+
+    #[test]
+    fn web_images_are_left_alone_and_empty_ones_skipped() {
+        let text = "![](https://e.com/a.png) ![](HTTP://e.com/b.png) ![](data:image/png;base64,AAAA) ![](<>) ![]()";
+        assert_eq!(references(text).iter().map(|r| &r.target).collect::<Vec<_>>(), vec![&Target::External; 3]);
+    }
+
+    #[test]
+    fn references_that_leave_media_are_refused() {
+        let refused = [
+            "../../etc/passwd",
+            "media/../secret.png",
+            "/etc/passwd",
+            "file:///etc/passwd",
+            "FILE:x.png",
+            "C:\\Users\\x.png",
+            "..\\x.png",
+            "sub/x.png",
+            "media/sub/x.png",
+            "%2e%2e/x.png",
+            "..%2Fx.png",
+            ".hidden.png",
+            "..",
+            "ftp://host/x.png",
+            "x%00.png",
+        ];
+        for raw in refused {
+            for syntax in [Syntax::Markdown, Syntax::Html] {
+                assert!(matches!(classify(raw, syntax), Target::Refused(_)), "{raw} ({syntax:?}) was accepted");
+            }
+        }
+        assert_eq!(classify("a\\_b.png", Syntax::Markdown), media("a_b.png"));
+        assert_eq!(classify("_font.woff", Syntax::Html), media("_font.woff"));
+        let text = "Q: x\nA: ![p](../../etc/passwd)";
+        let r = &references(text)[0];
+        assert_eq!(r.line, 2);
+        assert_eq!(
+            r.refusal().unwrap(),
+            "image \"../../etc/passwd\" points outside media/: keep images in media/ and refer to them by name"
+        );
+    }
+
+    #[test]
+    fn names_from_anki_never_leave_media() {
+        let dir = Path::new("/c/media");
+        assert_eq!(media_path(dir, "a b.png"), Some(dir.join("a b.png")));
+        for bad in ["../x", "a/b", "a\\b", ".x", "x\0y", "", "..", "/etc/passwd"] {
+            assert_eq!(media_path(dir, bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hashed_names_replace_an_earlier_hash() {
+        let h = "3f2a19c0aa0000000000000000000000000000ff";
+        assert_eq!(hashed_name("photo.png", h), "photo-3f2a19c0.png");
+        assert_eq!(hashed_name("photo-0123abcd.png", h), "photo-3f2a19c0.png");
+        assert_eq!(hashed_name("my-photo.tar.gz", h), "my-photo.tar-3f2a19c0.gz");
+        assert_eq!(hashed_name("README", h), "README-3f2a19c0");
+        assert_eq!(hashed_name("-0123abcd.png", h), "-0123abcd-3f2a19c0.png");
+        assert_eq!(sha1_hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    }
+
+    #[test]
+    fn rewriting_keeps_each_reference_style() {
+        let text = "A: ![a](cell.png){width=300} ![b](media/cell.png) ![c](<media/cell.png>)\n\
+                    E: <img src=\"cell.png\"> `![d](cell.png)` ![e](other.png)";
+        let (out, n) = rewrite(text, "cell.png", "cell-1234abcd.png");
+        assert_eq!(n, 4);
+        assert_eq!(
+            out,
+            "A: ![a](cell-1234abcd.png){width=300} ![b](media/cell-1234abcd.png) ![c](<media/cell-1234abcd.png>)\n\
+             E: <img src=\"cell-1234abcd.png\"> `![d](cell.png)` ![e](other.png)"
+        );
+        let (out, _) = rewrite("![x](my%20cell.png) <img src='my%20cell.png'>", "my cell.png", "my cell-1.png");
+        assert_eq!(out, "![x](<my cell-1.png>) <img src='my%20cell-1.png'>");
+    }
+}
