@@ -359,8 +359,15 @@ pub fn diff(before: Option<&NoteState>, after: Option<&NoteState>) -> String {
 /// A progress bar on stderr for long work; hidden when stderr is not a terminal.
 pub struct Progress(Option<indicatif::ProgressBar>);
 
+/// Set by `main` for `--json` and `--quiet`: no progress bars then.
+pub static NO_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn progress(total: usize, what: &'static str) -> Progress {
-    if total < 200 || !std::io::stderr().is_terminal() {
+    if total < 200
+        || !std::io::stderr().is_terminal()
+        || !std::io::stdout().is_terminal()
+        || NO_PROGRESS.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Progress(None);
     }
     let bar = indicatif::ProgressBar::new(total as u64);

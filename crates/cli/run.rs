@@ -88,7 +88,14 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
 
     let scope = Scope::new(ctx, args, &collection)?;
-    let (mut input, locations, new_locations) = build_input(&collection, &base, &snapshot, &scope);
+    let (mut input, locations, new_locations, unresolved_new) = build_input(&collection, &base, &snapshot, &scope);
+    for (d, line) in unresolved_new {
+        let path =
+            collection.decks[d].path.strip_prefix(&ctx.root).unwrap_or(&collection.decks[d].path).display().to_string();
+        report.problems.push(Problem::error(format!(
+            "{path}:{line}: a new note (no note_id) holds conflict markers: remove them, keeping the text you want"
+        )));
+    }
     recognise_recreated(&mut input, &snapshot, &registry);
     let options = Options { direction: args.direction, force: args.force };
     let mut plan = ankiops_sync::plan(&input, &options);
@@ -228,11 +235,12 @@ fn build_input(
     base: &Base,
     snapshot: &AnkiSnapshot,
     scope: &Scope,
-) -> (Input, BTreeMap<NoteId, Location>, Vec<Location>) {
+) -> (Input, BTreeMap<NoteId, Location>, Vec<Location>, Vec<(usize, usize)>) {
     let mut input = Input::default();
     let mut locations = BTreeMap::new();
     let mut new_locations = Vec::new();
     let mut out_of_scope: BTreeSet<NoteId> = BTreeSet::new();
+    let mut unresolved_new = Vec::new();
     for (d, source) in collection.decks.iter().enumerate() {
         let in_scope = scope.contains(&source.deck);
         for (n, note) in source.file.notes.iter().enumerate() {
@@ -248,6 +256,10 @@ fn build_input(
                         input.unresolved.insert(id);
                     }
                     input.markdown.insert(id, state);
+                }
+                None if in_scope && note.has_conflicts() => {
+                    // Markers in a note that was never pushed: nothing to sync until they are resolved.
+                    unresolved_new.push((d, note.line));
                 }
                 None if in_scope => {
                     new_locations.push((d, n));
@@ -278,7 +290,7 @@ fn build_input(
         input.anki.remove(id);
         input.unresolved.remove(id);
     }
-    (input, locations, new_locations)
+    (input, locations, new_locations, unresolved_new)
 }
 
 /// The engine's view of a Markdown note.
