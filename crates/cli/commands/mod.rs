@@ -1,11 +1,14 @@
 //! One module per subcommand: its documented arguments (the doc comment is its `--help`) and one `cmd_*` function.
 
 pub mod am;
+pub mod deserialize;
 pub mod doctor;
+pub mod generate;
 pub mod init;
 pub mod log;
 pub mod ma;
 pub mod rollback;
+pub mod serialize;
 pub mod status;
 pub mod sync;
 pub mod web;

@@ -84,7 +84,42 @@ pub struct NoteJson {
     #[serde(default)]
     pub tags: Vec<String>,
     /// Anki field name -> Markdown, in the note type's field order, only the fields the note has.
+    #[serde(with = "ordered_fields")]
     pub fields: IndexMap<String, String>,
+}
+
+/// A JSON object as an [`IndexMap`], keeping its order (indexmap's own serde support is not enabled here).
+mod ordered_fields {
+    use std::fmt;
+
+    use indexmap::IndexMap;
+    use serde::de::{Error, MapAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(map: &IndexMap<String, String>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(map)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IndexMap<String, String>, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = IndexMap<String, String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of field names to Markdown text")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = IndexMap::new();
+                while let Some((name, text)) = access.next_entry::<String, String>()? {
+                    if map.contains_key(&name) {
+                        return Err(A::Error::custom(format!("the field {name:?} is given twice")));
+                    }
+                    map.insert(name, text);
+                }
+                Ok(map)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,11 +156,7 @@ pub fn cmd_serialize(ctx: &Context, args: &SerializeArgs) -> Result<i32> {
     }
     let collection = read_collection(&ctx.root, args.no_ids)?;
     let media = if args.include_media { read_media(&ctx.root)? } else { BTreeMap::new() };
-    let bytes = if args.include_media {
-        zip_bytes(&collection, &media)?
-    } else {
-        collection.to_text().into_bytes()
-    };
+    let bytes = if args.include_media { zip_bytes(&collection, &media)? } else { collection.to_text().into_bytes() };
 
     let summary = format!(
         "{} deck(s), {} note(s), {} custom note type(s){}",
@@ -190,11 +221,7 @@ pub fn read_collection(root: &Path, no_ids: bool) -> Result<CollectionJson> {
             }
             notes.push(note_json(note, no_ids));
         }
-        decks.push(DeckJson {
-            name: source.deck.clone(),
-            deck_id: source.file.deck_id.filter(|_| !no_ids),
-            notes,
-        });
+        decks.push(DeckJson { name: source.deck.clone(), deck_id: source.file.deck_id.filter(|_| !no_ids), notes });
     }
     if !conflicts.is_empty() {
         return Err(CliError::input(format!(
@@ -206,13 +233,7 @@ pub fn read_collection(root: &Path, no_ids: bool) -> Result<CollectionJson> {
     }
     decks.sort_by(|a, b| deck_key(&a.name).cmp(&deck_key(&b.name)).then_with(|| a.name.cmp(&b.name)));
     let (note_types, note_type_shared_files) = read_note_types(&root.join(NOTE_TYPES_DIR))?;
-    Ok(CollectionJson {
-        format: FORMAT.to_owned(),
-        version: VERSION,
-        decks,
-        note_types,
-        note_type_shared_files,
-    })
+    Ok(CollectionJson { format: FORMAT.to_owned(), version: VERSION, decks, note_types, note_type_shared_files })
 }
 
 fn note_json(note: &NoteBlock, no_ids: bool) -> NoteJson {
@@ -405,7 +426,7 @@ mod tests {
             ("C:/Windows/x", "drive letter"),
             ("media\\..\\evil", "backslash"),
             ("", "names no file"),
-            ("media/", "names no file"),
+            ("./", "names no file"),
         ] {
             let err = confined_path(name).unwrap_err();
             assert!(err.contains(why), "{name:?}: {err}");
