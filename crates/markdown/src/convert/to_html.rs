@@ -135,12 +135,12 @@ fn block<'a>(node: &'a AstNode<'a>, out: &mut String) {
             let lang: String = lang.chars().filter(|c| !matches!(c, '"' | '<' | '>' | '&' | '\'')).collect();
             if lang.is_empty() {
                 out.push_str("<pre><code>");
-                escape_into(strip_final_newline(&code.literal), out);
+                escape_into(&code.literal, out);
             } else {
                 out.push_str("<pre><code class=\"language-");
                 out.push_str(&lang);
                 out.push_str("\">");
-                highlight_into(&lang, strip_final_newline(&code.literal), out);
+                highlight_into(&lang, &code.literal, out);
             }
             out.push_str("</code></pre>");
         }
@@ -183,10 +183,6 @@ fn block<'a>(node: &'a AstNode<'a>, out: &mut String) {
         // Extensions that are not enabled, and the document itself: render children.
         _ => blocks(node, out),
     }
-}
-
-fn strip_final_newline(s: &str) -> &str {
-    s.strip_suffix('\n').unwrap_or(s)
 }
 
 fn inlines<'a>(parent: &'a AstNode<'a>, out: &mut String) {
@@ -427,9 +423,9 @@ mod tests {
     fn code_blocks() {
         assert_eq!(
             h("```python\nx = 1\n```"),
-            "<pre><code class=\"language-python\">x = <span class=\"hl-num\">1</span></code></pre>"
+            "<pre><code class=\"language-python\">x = <span class=\"hl-num\">1</span>\n</code></pre>"
         );
-        assert_eq!(h("```\n-->\n```"), "<pre><code>--&gt;</code></pre>");
+        assert_eq!(h("```\n-->\n```"), "<pre><code>--&gt;\n</code></pre>");
         assert_eq!(h("```\n```"), "<pre><code></code></pre>");
     }
 

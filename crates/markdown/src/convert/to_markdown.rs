@@ -16,9 +16,82 @@ const DOLLAR: char = '\u{E000}';
 /// Converts Anki field HTML to canonical field Markdown. Never panics.
 pub fn html_to_markdown(html: &str) -> String {
     let nodes = html::parse(html);
+    let mut partners = Partners::default();
+    partners.count(&nodes);
+    PARTNERS.with(|p| p.set(partners));
     let md = container(&nodes, false);
     let md = if md.contains(DOLLAR) { md.replace(DOLLAR, "\\$") } else { md };
     super::normalize_markdown(&md)
+}
+
+/// How many delimiter characters the field holds, in text and as Markdown written for elements.
+///
+/// A run of `*`, `_`, `~`, `^` or `=` in text can only change meaning if another run of the same
+/// character exists in the field, so lone `5*` or `a ==> b` are written without escapes.
+#[derive(Clone, Copy, Default)]
+struct Partners {
+    star: usize,
+    underscore: usize,
+    tilde: usize,
+    caret: usize,
+    equals: usize,
+}
+
+impl Partners {
+    fn slot(&mut self, c: char) -> Option<&mut usize> {
+        match c {
+            '*' => Some(&mut self.star),
+            '_' => Some(&mut self.underscore),
+            '~' => Some(&mut self.tilde),
+            '^' => Some(&mut self.caret),
+            '=' => Some(&mut self.equals),
+            _ => None,
+        }
+    }
+
+    fn count(&mut self, nodes: &[Node]) {
+        for n in nodes {
+            match n {
+                Node::Text(t) => {
+                    for c in t.chars() {
+                        if let Some(slot) = self.slot(c) {
+                            *slot += 1;
+                        }
+                    }
+                }
+                Node::Comment(_) => {}
+                Node::Element(e) => {
+                    let delim = match e.name.as_str() {
+                        "b" | "strong" | "i" | "em" => Some('*'),
+                        "del" | "s" | "strike" | "sub" => Some('~'),
+                        "mark" => Some('='),
+                        "sup" => Some('^'),
+                        _ => None,
+                    };
+                    if let Some(slot) = delim.and_then(|d| self.slot(d)) {
+                        *slot += 4;
+                    }
+                    self.count(&e.children);
+                }
+            }
+        }
+    }
+
+    /// Whether a run of `run` characters `c` may pair with another run in the field.
+    fn may_pair(mut self, c: char, run: usize) -> bool {
+        self.slot(c).is_none_or(|n| *n > run)
+    }
+}
+
+thread_local! {
+    /// The [`Partners`] of the field being converted (set at the start of [`html_to_markdown`]).
+    static PARTNERS: std::cell::Cell<Partners> = std::cell::Cell::new(Partners {
+        star: usize::MAX,
+        underscore: usize::MAX,
+        tilde: usize::MAX,
+        caret: usize::MAX,
+        equals: usize::MAX,
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,10 +622,11 @@ fn code_block(pre: &Element) -> Option<String> {
     }
     let mut text = String::new();
     text_content(&pre.children, &mut text);
+    let was_empty = text.is_empty();
     let text = text.strip_suffix('\n').unwrap_or(&text);
     let longest = longest_run(text, '`');
     let fence = "`".repeat(longest.max(2) + 1);
-    Some(if text.is_empty() { format!("{fence}{lang}\n{fence}") } else { format!("{fence}{lang}\n{text}\n{fence}") })
+    Some(if was_empty { format!("{fence}{lang}\n{fence}") } else { format!("{fence}{lang}\n{text}\n{fence}") })
 }
 
 fn language(e: &Element) -> String {
@@ -1262,19 +1336,32 @@ impl Inl {
                     continue;
                 }
             }
+            if matches!(c, '*' | '_' | '~' | '^' | '=') {
+                let run = chars[i..].iter().take_while(|&&x| x == c).count();
+                let prev = self.prev();
+                let next = chars.get(i + run).copied().unwrap_or(after.ch);
+                let l = left_flanking(prev, next);
+                let r = right_flanking(prev, next);
+                let flanking = match c {
+                    '_' => (l && (!r || is_punct(prev))) || (r && (!l || is_punct(next))),
+                    '=' => run >= 2 && (l || r),
+                    _ => l || r,
+                };
+                let escape = flanking && PARTNERS.with(|p| p.get().may_pair(c, run));
+                for _ in 0..run {
+                    if escape {
+                        self.out.push('\\');
+                    }
+                    self.out.push(c);
+                }
+                i += run;
+                continue;
+            }
             let prev = self.prev();
             let next = chars.get(i + 1).copied().unwrap_or(after.ch);
             let escape = match c {
                 '\\' => next.is_ascii_punctuation() || next == '\n' || next == DOLLAR,
                 '`' => true,
-                '*' => left_flanking(prev, next) || right_flanking(prev, next),
-                '_' => {
-                    let l = left_flanking(prev, next);
-                    let r = right_flanking(prev, next);
-                    (l && (!r || is_punct(prev))) || (r && (!l || is_punct(next)))
-                }
-                '~' | '^' => left_flanking(prev, next) || right_flanking(prev, next),
-                '=' => (prev == '=' || next == '=') && (left_flanking(prev, next) || right_flanking(prev, next)),
                 '[' => {
                     self.in_link || {
                         // Escape unless a `]` in this text closes it and is not followed by `(`, `[` or `:`.
@@ -1287,7 +1374,7 @@ impl Inl {
                         }
                     }
                 }
-                ']' => self.in_link || matches!(next, '(' | '[' | ':'),
+                ']' => self.in_link,
                 '<' => next.is_ascii_alphabetic() || matches!(next, '/' | '!' | '?'),
                 '&' => entity_like(&chars[i + 1..]),
                 '|' => self.table,
@@ -1466,7 +1553,9 @@ mod tests {
         assert_eq!(m("&lt;b&gt;x&lt;/b&gt;"), "\\<b>x\\</b>");
         assert_eq!(m("costs $5 and $10"), "costs $5 and $10");
         assert_eq!(m("$x$"), "\\$x$");
-        assert_eq!(m("snake_case *star"), "snake_case \\*star");
+        assert_eq!(m("snake_case *star"), "snake_case *star");
+        assert_eq!(m("*a* and *b"), "\\*a\\* and \\*b");
+        assert_eq!(m("<i>a</i> and *b"), "*a* and \\*b");
         assert_eq!(m("\\(x_1\\)"), "\\(x_1\\)");
     }
 
@@ -1477,7 +1566,7 @@ mod tests {
         assert_eq!(m("A: text"), "A\\: text");
         assert_eq!(m("x<br>E:"), "x\nE\\:");
         assert_eq!(m("<<<<<<< ours"), "\\<<<<<<< ours");
-        assert_eq!(m("a<br>==="), "a\n\\=\\=\\=");
+        assert_eq!(m("a<br>==="), "a\n\\===");
         assert_eq!(m("- x"), "\\- x");
         assert_eq!(m("1. x"), "1\\. x");
     }
