@@ -3,4 +3,5 @@
 mod support;
 mod kill;
 mod media;
+mod serialize;
 mod sync;

@@ -16,7 +16,7 @@ mod store;
 
 use std::io::Write;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::context::{Context, GlobalArgs};
 use crate::error::{EXIT_FAILED, EXIT_OK};
@@ -53,9 +53,14 @@ enum Command {
     Log(commands::log::LogArgs),
     Rollback(commands::rollback::RollbackArgs),
     Doctor(commands::doctor::DoctorArgs),
+    Serialize(commands::serialize::SerializeArgs),
+    Deserialize(commands::deserialize::DeserializeArgs),
 }
 
 fn main() {
+    if let Some(code) = commands::generate::intercept(Cli::command) {
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     let json = cli.global.json;
     let code = match dispatch(cli) {
@@ -80,6 +85,9 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
     if let Command::Init(args) = cli.command {
         return commands::init::cmd_init(cli.global, &args);
     }
+    if let Command::Deserialize(args) = &cli.command {
+        return commands::deserialize::cmd_deserialize(&cli.global, args);
+    }
     let ctx = Context::new(cli.global)?;
     match cli.command {
         Command::Init(_) => Ok(EXIT_OK),
@@ -91,5 +99,7 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Log(args) => commands::log::cmd_log(&ctx, &args),
         Command::Rollback(args) => commands::rollback::cmd_rollback(&ctx, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(&ctx, &args),
+        Command::Serialize(args) => commands::serialize::cmd_serialize(&ctx, &args),
+        Command::Deserialize(_) => Ok(EXIT_OK),
     }
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask`: chores that are not `cargo build` or `cargo test` (test backend, demo, bench, tidy).
 
 mod anki;
+mod generate;
 mod tidy;
 
 use std::process::ExitCode;
@@ -10,6 +11,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   anki [--dir PATH] [--port 8765] [--profile NAME] [--api-key KEY]
         serve a persistent Anki collection over AnkiConnect (no Anki desktop needed)
+  completions [--out DIR]
+        shell completions generated from the CLI (default: target/completions)
+  man [--out DIR]
+        man pages generated from the CLI (default: target/man)
   tidy  check the architecture invariants that can be checked mechanically";
 
 fn main() -> ExitCode {
@@ -20,6 +25,8 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "anki" => anki::run(rest),
+        "completions" => generate::completions(rest),
+        "man" => generate::man(rest),
         "tidy" => tidy::run(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
