@@ -1,7 +1,7 @@
 //! Reading a deck file: lines and fenced code, note blocks between `---` separators, metadata comments,
 //! fields by label, conflict markers, note types and validation, with every error of the file collected.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use indexmap::IndexMap;
 
@@ -13,7 +13,14 @@ pub(super) const MIN_MARKER_LEN: usize = 7;
 
 /// Parses a deck file, reporting every error of the file at once (sorted by position).
 pub fn parse_deck(text: &str, registry: &Registry) -> Result<DeckFile, Vec<DeckError>> {
-    let mut parser = Parser { text, registry, prefixes: registry.prefixes(), errors: Vec::new() };
+    let prefixes = registry.prefixes();
+    let mut label_starts = [false; 256];
+    for p in &prefixes {
+        if let Some(b) = p.as_bytes().first() {
+            label_starts[usize::from(*b)] = true;
+        }
+    }
+    let mut parser = Parser { text, registry, prefixes, label_starts, inferred: Vec::new(), errors: Vec::new() };
     let file = parser.file();
     let mut errors = parser.errors;
     if errors.is_empty() {
@@ -69,6 +76,8 @@ struct Line<'a> {
     number: usize,
     /// A fence line or inside fenced code: opaque content.
     code: bool,
+    /// The field label at column 0, if any (content anyway when `code`).
+    label: Option<&'a str>,
 }
 
 impl Line<'_> {
@@ -91,7 +100,7 @@ fn split_lines(text: &str, from: usize, first_number: usize) -> Vec<Line<'_>> {
         if let Some(stripped) = content.strip_suffix('\r') {
             content = stripped;
         }
-        lines.push(Line { text: content, start, end: start + content.len(), next, number, code: false });
+        lines.push(Line { text: content, start, end: start + content.len(), next, number, code: false, label: None });
         start = next;
         number += 1;
     }
@@ -198,29 +207,38 @@ struct Parser<'a> {
     registry: &'a Registry,
     /// Longest first.
     prefixes: Vec<&'a str>,
+    /// The first bytes of the prefixes, to reject most lines at once.
+    label_starts: [bool; 256],
+    /// Note types already recognised in this file, by their labels (most notes share a few label sets).
+    inferred: Vec<(Vec<&'a str>, &'a NoteTypeSpec)>,
     errors: Vec<DeckError>,
 }
 
-/// A field as read: its label, where it is, and its lines.
+/// A field as read: its label, where it is, and where its content is in the file.
 #[derive(Debug, Default)]
 struct FieldRaw<'a> {
     prefix: &'a str,
     /// Line number of the label.
     line: usize,
-    /// The label line's rest, then the following lines, with their line numbers.
-    lines: Vec<(usize, &'a str)>,
+    /// Byte range of the content in the file: from after the label to the end of its last line.
+    from: usize,
+    to: usize,
 }
 
-impl FieldRaw<'_> {
-    fn value(&self) -> String {
-        let mut joined = String::new();
-        for (i, (_, l)) in self.lines.iter().enumerate() {
-            if i > 0 {
-                joined.push('\n');
-            }
-            joined.push_str(l);
-        }
-        trim_field(&joined).to_owned()
+impl<'a> FieldRaw<'a> {
+    fn new(prefix: &'a str, line: &Line<'a>) -> FieldRaw<'a> {
+        let rest = label_rest(line.text, prefix);
+        FieldRaw { prefix, line: line.number, from: line.end - rest.len(), to: line.end }
+    }
+
+    fn content<'t>(&self, text: &'t str) -> &'t str {
+        text.get(self.from..self.to).unwrap_or("")
+    }
+
+    /// The field value: trimmed, with LF line endings.
+    fn value(&self, text: &str) -> String {
+        let value = trim_field(self.content(text));
+        if value.contains('\r') { value.replace("\r\n", "\n") } else { value.to_owned() }
     }
 }
 
@@ -357,9 +375,10 @@ impl<'a> Parser<'a> {
     }
 
     /// Marks fence lines and the lines inside fenced code; an unclosed fence is an error.
-    fn mark_code(&mut self, lines: &mut [Line<'_>]) {
+    fn mark_code(&mut self, lines: &mut [Line<'a>]) {
         let mut open: Option<(u8, usize, usize, usize)> = None;
         for line in lines.iter_mut() {
+            line.label = self.label(line.text);
             match open {
                 Some((c, n, _, _)) => {
                     line.code = true;
@@ -370,7 +389,7 @@ impl<'a> Parser<'a> {
                 None => {
                     // A field's content may open a fence right after its label (`A: ```python`): the
                     // label line stays a label line, the lines after it are code.
-                    let label = self.label(line.text);
+                    let label = line.label;
                     let rest = label.map_or(line.text, |p| label_rest(line.text, p));
                     if let Some((c, n)) = fence_open(rest) {
                         line.code = label.is_none();
@@ -393,6 +412,9 @@ impl<'a> Parser<'a> {
 
     /// The label at column 0 of `line` (a known prefix followed by a space or the end of the line).
     fn label(&self, line: &str) -> Option<&'a str> {
+        if !self.label_starts[usize::from(*line.as_bytes().first()?)] {
+            return None;
+        }
         self.prefixes
             .iter()
             .copied()
@@ -426,7 +448,7 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let starts_conflict = !line.code && marker(s).is_some_and(|(c, _)| c == b'<');
-                if line.code || (self.label(s).is_none() && !starts_conflict) {
+                if line.code || (line.label.is_none() && !starts_conflict) {
                     let before = self.errors.len();
                     if self.meta_line(line, &mut meta, &mut text_reported) {
                         meta_errors += self.errors.len() - before;
@@ -463,15 +485,15 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let section = conflict.section.min(2);
-                match (&mut conflict.sides[section], self.label(s)) {
+                match (&mut conflict.sides[section], line.label) {
                     (side, Some(prefix)) if !line.code => {
                         if side.is_some() {
                             self.error(n, 1, "a conflict side holds one field only; resolve the conflict, or move this field out of the conflict markers");
                         } else {
-                            *side = Some(FieldRaw { prefix, line: n, lines: vec![(n, label_rest(s, prefix))] });
+                            *side = Some(FieldRaw::new(prefix, line));
                         }
                     }
-                    (Some(side), _) => side.lines.push((n, s)),
+                    (Some(side), _) => side.to = line.end,
                     (None, _) => {
                         if !line.is_blank() {
                             self.error(n, 1, "text in a conflict before the field label; each side of a conflict starts with the field's label, such as `A:`");
@@ -493,14 +515,14 @@ impl<'a> Parser<'a> {
                 continue;
             }
             if !line.code
-                && let Some(prefix) = self.label(s)
+                && let Some(prefix) = line.label
             {
                 current = Some(fields.len());
-                fields.push(FieldRaw { prefix, line: n, lines: vec![(n, label_rest(s, prefix))] });
+                fields.push(FieldRaw::new(prefix, line));
                 continue;
             }
             match current.and_then(|i| fields.get_mut(i)) {
-                Some(field) => field.lines.push((n, s)),
+                Some(field) => field.to = line.end,
                 None => {
                     if !line.is_blank() && !text_reported {
                         text_reported = true;
@@ -645,7 +667,7 @@ impl<'a> Parser<'a> {
             }
         }
         labels.sort_by_key(|(_, line)| *line);
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (prefix, line) in &labels {
             if let Some(first) = seen.get(prefix) {
                 self.error(
@@ -679,12 +701,18 @@ impl<'a> Parser<'a> {
                     return None;
                 }
             },
-            None => match self.registry.infer(&prefixes) {
-                Ok(spec) => spec,
-                Err(e) => {
-                    self.error(first_label_line, 1, e.to_string());
-                    return None;
-                }
+            None => match self.inferred.iter().find(|(p, _)| *p == prefixes) {
+                Some((_, spec)) => spec,
+                None => match self.registry.infer(&prefixes) {
+                    Ok(spec) => {
+                        self.inferred.push((prefixes.clone(), spec));
+                        spec
+                    }
+                    Err(e) => {
+                        self.error(first_label_line, 1, e.to_string());
+                        return None;
+                    }
+                },
             },
         };
         for (prefix, line) in &labels {
@@ -704,13 +732,13 @@ impl<'a> Parser<'a> {
             return None;
         }
 
-        let mut by_name: HashMap<&str, &FieldRaw<'a>> = HashMap::new();
+        let mut by_name: BTreeMap<&str, &FieldRaw<'a>> = BTreeMap::new();
         for f in &fields {
             if let Some(fs) = spec.field_by_prefix(f.prefix) {
                 by_name.insert(fs.name.as_str(), f);
             }
         }
-        let mut conflict_by_name: HashMap<&str, &ConflictRaw<'a>> = HashMap::new();
+        let mut conflict_by_name: BTreeMap<&str, &ConflictRaw<'a>> = BTreeMap::new();
         for (c, prefix) in conflicts.iter().zip(&conflict_labels) {
             if let Some(fs) = prefix.and_then(|p| spec.field_by_prefix(p)) {
                 conflict_by_name.insert(fs.name.as_str(), c);
@@ -720,14 +748,14 @@ impl<'a> Parser<'a> {
         let mut field_conflicts = Vec::new();
         for fs in &spec.fields {
             if let Some(f) = by_name.get(fs.name.as_str()) {
-                values.insert(fs.name.clone(), f.value());
+                values.insert(fs.name.clone(), f.value(self.text));
             } else if let Some(c) = conflict_by_name.get(fs.name.as_str()) {
                 let [m, b, a] = &c.sides;
                 field_conflicts.push(FieldConflict {
                     field: fs.name.clone(),
-                    markdown: m.as_ref().map(FieldRaw::value),
-                    base: b.as_ref().map(FieldRaw::value),
-                    anki: a.as_ref().map(FieldRaw::value),
+                    markdown: m.as_ref().map(|f| f.value(self.text)),
+                    base: b.as_ref().map(|f| f.value(self.text)),
+                    anki: a.as_ref().map(|f| f.value(self.text)),
                 });
             }
         }
@@ -760,8 +788,8 @@ impl<'a> Parser<'a> {
         &mut self,
         spec: &NoteTypeSpec,
         values: &IndexMap<String, String>,
-        raw: &HashMap<&str, &FieldRaw<'a>>,
-        conflicts: &HashMap<&str, &ConflictRaw<'a>>,
+        raw: &BTreeMap<&str, &FieldRaw<'a>>,
+        conflicts: &BTreeMap<&str, &ConflictRaw<'a>>,
         first_line: usize,
     ) {
         let is_choice = |name: &str| name.starts_with("Choice");
@@ -802,9 +830,9 @@ impl<'a> Parser<'a> {
             NoteKind::Standard | NoteKind::Choice => {
                 for fs in &spec.fields {
                     let Some(f) = raw.get(fs.name.as_str()) else { continue };
-                    let found = f.lines.iter().enumerate().find_map(|(i, (line, text))| {
+                    let found = f.content(self.text).split('\n').enumerate().find_map(|(i, text)| {
                         let label_width = if i == 0 { f.prefix.chars().count() + 1 } else { 0 };
-                        find_cloze(text).map(|at| (*line, column(text, at) + label_width))
+                        find_cloze(text).map(|at| (f.line + i, column(text, at) + label_width))
                     });
                     if let Some((line, col)) = found {
                         self.error(
