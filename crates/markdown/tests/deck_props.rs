@@ -249,6 +249,7 @@ proptest! {
         Just("<<<<<<< markdown".to_owned()), Just("||||||| base".to_owned()), Just("=======".to_owned()),
         Just(">>>>>>> anki".to_owned()), Just("   ".to_owned()), Just("\r".to_owned()), Just("\u{feff}".to_owned()),
         "[ -~]{0,12}",
+        ".{0,12}",
     ], 0..24)) {
         let registry = Registry::builtin();
         let text = parts.join("\n");
