@@ -110,14 +110,21 @@ impl NoteBlock {
         !self.conflicts.is_empty()
     }
 
-    /// Same note content, ignoring `line` and the order of `fields`.
+    /// Same note content, ignoring `line`, the order of `fields` and the order of `tags`.
     fn same_content(&self, other: &NoteBlock) -> bool {
         self.note_id == other.note_id
             && self.note_type == other.note_type
-            && self.tags == other.tags
+            && (self.tags == other.tags || normalized_tags(&self.tags) == normalized_tags(&other.tags))
             && self.fields == other.fields
             && self.conflicts == other.conflicts
     }
+}
+
+fn normalized_tags(tags: &[String]) -> Vec<&str> {
+    let mut tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
 impl DeckFile {

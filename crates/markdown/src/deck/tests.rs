@@ -346,3 +346,15 @@ fn file_names() {
     assert_eq!(deck_key("Bio::CELLS"), deck_key("bio::cells"));
     assert_eq!(deck_key("Caf\u{e9}"), deck_key("CAFE\u{301}"));
 }
+
+#[test]
+fn an_equal_replacement_keeps_the_bytes() {
+    let text = "<!-- tags:   b a -->\nA:   y\nQ: x\n";
+    let mut file = roundtrip(text);
+    let mut note = file.notes[0].clone();
+    note.tags = vec!["b".into(), "a".into(), "a".into()];
+    note.fields = note.fields.into_iter().rev().collect();
+    note.line = 0;
+    file.replace_note(0, note);
+    assert_eq!(file.to_text(&registry()), text);
+}
