@@ -23,6 +23,10 @@ pub struct Base {
     /// same second.
     #[serde(default)]
     pub read_at: i64,
+    /// Note type name -> hash of the definition (fields, templates, CSS) last brought into Anki; a definition
+    /// whose hash moved (a template edited in `note_types/`, a new ankiops version) is updated in Anki.
+    #[serde(default)]
+    pub note_types: BTreeMap<String, String>,
     /// Media file name -> SHA-1 of the content Anki and `media/` both hold (last pushed or downloaded).
     #[serde(default)]
     pub media: BTreeMap<String, String>,

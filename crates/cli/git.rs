@@ -53,6 +53,16 @@ impl Repo {
     /// Commits every change under the collection folder (and nothing outside it). Returns the new commit, or
     /// `None` when nothing changed.
     pub fn commit_collection(&self, message: &str) -> Result<Option<Oid>> {
+        self.commit(message, false)
+    }
+
+    /// Like [`Repo::commit_collection`], but commits even when no file changed, so a run that changed only
+    /// Anki still appears in `ankiops log`.
+    pub fn commit_run(&self, message: &str) -> Result<Option<Oid>> {
+        self.commit(message, true)
+    }
+
+    fn commit(&self, message: &str, allow_empty: bool) -> Result<Option<Oid>> {
         let mut index = self.repo.index()?;
         let spec = if self.prefix.as_os_str().is_empty() {
             "*".to_string()
@@ -66,6 +76,7 @@ impl Repo {
         let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
         if let Some(parent) = &parent
             && parent.tree_id() == tree_id
+            && !allow_empty
         {
             return Ok(None);
         }

@@ -63,6 +63,9 @@ fn main() {
     }
     let cli = Cli::parse();
     let json = cli.global.json;
+    if json || cli.global.quiet {
+        report::NO_PROGRESS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let code = match dispatch(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -38,15 +38,33 @@ pub fn registry_of(defs: &[NoteTypeDef]) -> Registry {
 /// Creates the note types `used` that Anki lacks and brings the others' templates and CSS up to date, adding
 /// missing fields. Removing or renaming fields or templates wipes content and forces a full AnkiWeb sync, so
 /// that is reported and left to the user, never done here.
-pub fn ensure_in_anki(client: &Client, defs: &[NoteTypeDef], used: &BTreeSet<&str>, report: &mut Report) -> Result<()> {
-    if used.is_empty() {
-        return Ok(());
+/// `refresh` names types to bring up to date only if Anki already has them. Returns the hashes (see
+/// [`definition_hash`]) of the types that now match ours.
+pub fn ensure_in_anki(
+    client: &Client,
+    defs: &[NoteTypeDef],
+    used: &BTreeSet<&str>,
+    refresh: &BTreeSet<&str>,
+    report: &mut Report,
+) -> Result<BTreeMap<String, String>> {
+    let mut current = BTreeMap::new();
+    if used.is_empty() && refresh.is_empty() {
+        return Ok(current);
     }
     let existing: BTreeSet<String> = client.model_names()?.into_iter().collect();
-    for name in used {
+    for name in used.union(refresh) {
         let Some(def) = defs.iter().find(|d| d.spec.name == *name) else { continue };
         if !existing.contains(*name) {
-            client.create_model(&new_model(def))?;
+            // Made from the current definition when first used; until then there is nothing to update.
+            if used.contains(name) {
+                client.create_model(&new_model(def))?;
+            }
+            current.insert(name.to_string(), definition_hash(def));
+            continue;
+        }
+        current.insert(name.to_string(), definition_hash(def));
+        if !refresh.contains(name) {
+            // In Anki and unchanged since it was last brought up to date.
             continue;
         }
         let fields = client.model_field_names(name)?;
@@ -76,7 +94,25 @@ pub fn ensure_in_anki(client: &Client, defs: &[NoteTypeDef], used: &BTreeSet<&st
             client.update_model_styling(name, &def.css)?;
         }
     }
-    Ok(())
+    Ok(current)
+}
+
+/// A fingerprint of everything ankiops pushes for a note type.
+pub fn definition_hash(def: &NoteTypeDef) -> String {
+    use sha1::{Digest, Sha1};
+    let mut hasher = Sha1::new();
+    for field in &def.spec.fields {
+        hasher.update(field.name.as_bytes());
+        hasher.update([0]);
+    }
+    for t in &def.templates {
+        for part in [&t.name, &t.front, &t.back] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+    }
+    hasher.update(def.css.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn to_connect(t: &note_types::CardTemplate) -> ankiops_connect::CardTemplate {

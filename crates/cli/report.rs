@@ -218,6 +218,21 @@ impl Report {
         }
     }
 
+    /// Whether the run changed Anki or the Markdown.
+    pub fn changed_anything(&self) -> bool {
+        let s = &self.summary;
+        s.anki_created
+            + s.anki_updated
+            + s.anki_moved
+            + s.anki_deleted
+            + s.markdown_created
+            + s.markdown_updated
+            + s.markdown_moved
+            + s.markdown_deleted
+            + s.conflicts
+            > 0
+    }
+
     /// The commit message for the result commit: `ankiops: ma — 3 created, 2 updated, 1 moved`.
     pub fn commit_message(&self) -> String {
         format!("ankiops: {} — {}", self.command, self.counts())

@@ -118,7 +118,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
 
     media.upload(&client, &mut report)?;
     // Anki first: new notes, then their ids into the Markdown at once.
-    let mut applied = apply_to_anki(&client, &defs, &registry, &plan, &input, &snapshot, &mut report)?;
+    let writes_anki = args.direction != Direction::ToMarkdown;
+    let mut applied =
+        apply_to_anki(&client, &defs, &registry, &plan, &base.note_types, writes_anki, &snapshot, &mut report)?;
     let mut new_base = base.clone();
     new_base.seen = snapshot.seen.clone();
     write_markdown(
@@ -174,13 +176,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     // Notes Anki no longer has are forgotten in the cache; the agreed base keeps only notes in scope or untouched.
     new_base.seen.retain(|id, _| snapshot.seen.contains_key(id) || applied.created.values().any(|c| c == id));
     new_base.read_at = now_secs();
+    new_base.note_types.extend(applied.note_types.clone());
     media.finish(&mut new_base, &mut report);
     repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
 
     report.summary = plan.summary(&input);
     report.summary.anki_created -= applied.failed_creates.min(report.summary.anki_created);
     if commits {
-        repo.commit_collection(&report.commit_message())?;
+        if report.changed_anything() {
+            repo.commit_run(&report.commit_message())?;
+        } else {
+            repo.commit_collection(&report.commit_message())?;
+        }
     }
     if args.direction != Direction::ToMarkdown && (args.web || ctx.settings.web_sync) {
         report.web = Some(crate::commands::web::sync_with_ankiweb(&client).map_or_else(
@@ -372,6 +379,8 @@ struct Applied {
     read_back: BTreeMap<NoteId, Seen>,
     /// The Markdown we sent, per note, to recognise its HTML when reading back.
     sent: BTreeMap<NoteId, NoteState>,
+    /// Note types now matching our definitions, with their hashes.
+    note_types: BTreeMap<String, String>,
 }
 
 fn apply_to_anki(
@@ -379,17 +388,16 @@ fn apply_to_anki(
     defs: &[crate::note_types::NoteTypeDef],
     registry: &Registry,
     plan: &Plan,
-    _input: &Input,
+    known_types: &BTreeMap<String, String>,
+    direction_writes_anki: bool,
     snapshot: &AnkiSnapshot,
     report: &mut Report,
 ) -> Result<Applied> {
     let mut applied = Applied::default();
     let changes: Vec<(&NotePlan, &AnkiChange)> =
         plan.notes.iter().filter_map(|p| p.anki.as_ref().map(|a| (p, a))).collect();
-    if changes.is_empty() {
-        return Ok(applied);
-    }
-    // Note types and decks the changes need.
+    // Note types the changes need are created when missing; types whose definition changed since the last run
+    // (an edited template, a new ankiops version) are brought up to date even when no note changes.
     let used_types: BTreeSet<&str> = changes
         .iter()
         .filter_map(|(_, c)| match c {
@@ -397,7 +405,15 @@ fn apply_to_anki(
             AnkiChange::Delete(_) => None,
         })
         .collect();
-    crate::models::ensure_in_anki(client, defs, &used_types, report)?;
+    let stale: BTreeSet<&str> = defs
+        .iter()
+        .filter(|d| direction_writes_anki && known_types.get(&d.spec.name) != Some(&crate::models::definition_hash(d)))
+        .map(|d| d.spec.name.as_str())
+        .collect();
+    applied.note_types = crate::models::ensure_in_anki(client, defs, &used_types, &stale, report)?;
+    if changes.is_empty() {
+        return Ok(applied);
+    }
     let decks: BTreeSet<&str> = changes
         .iter()
         .filter_map(|(_, c)| match c {

@@ -54,6 +54,6 @@ mod tests {
     #[test]
     fn formats_epoch_seconds_as_utc() {
         assert_eq!(super::format_time(0), "1970-01-01 00:00");
-        assert_eq!(super::format_time(1_795_312_281), "2026-11-22 00:31");
+        assert_eq!(super::format_time(1_795_312_281), "2026-11-22 01:51");
     }
 }

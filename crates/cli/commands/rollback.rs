@@ -1,9 +1,11 @@
 //! `ankiops rollback`: restore the Markdown of an earlier run and push it to Anki.
 
-use crate::commands::ma::{MaArgs, cmd_ma};
+use ankiops_sync::Direction;
+
 use crate::context::Context;
 use crate::error::Result;
 use crate::git::Repo;
+use crate::run::{RunArgs, run};
 
 /// Restore the deck files and media of an earlier run (see `ankiops log`) as a new commit, and push them to
 /// Anki like `ankiops ma` (notes changed in Anki since are reported, not overwritten).
@@ -26,21 +28,29 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
     let repo = Repo::open(&ctx.root)?;
     repo.commit_collection("ankiops: snapshot before rollback")?;
     repo.restore_collection(&args.rev, &ctx.root)?;
-    let ma = MaArgs {
-        file: None,
-        only_add_new: false,
-        dry_run: args.dry_run,
-        yes: args.yes,
-        force: false,
-        no_auto_commit: args.dry_run,
-        web: false,
-    };
-    let result = cmd_ma(ctx, &ma);
+    if !args.dry_run {
+        repo.commit_collection(&format!("ankiops: restore the Markdown of {}", args.rev))?;
+    }
+    let result = run(
+        ctx,
+        &RunArgs {
+            command: "rollback",
+            direction: Direction::ToAnki,
+            force: false,
+            dry_run: args.dry_run,
+            yes: args.yes,
+            no_auto_commit: args.dry_run,
+            file: None,
+            deck: None,
+            only_add_new: false,
+            keep_orphans: false,
+            read_only: false,
+            web: false,
+        },
+    );
     if args.dry_run {
         // Put the files back as they were.
         repo.restore_collection("HEAD", &ctx.root)?;
-    } else {
-        repo.commit_collection(&format!("ankiops: rollback to {}", args.rev))?;
     }
     result
 }

@@ -34,6 +34,8 @@ pub fn sync_with_ankiweb(client: &Client) -> Result<String> {
             "AnkiWeb: asked Anki to sync, but this AnkiConnect version does not report the result: check Anki's window"
                 .to_string(),
         ),
+        Err(ankiops_connect::Error::SyncNotLoggedIn) => Err(not_logged_in()),
+        Err(ankiops_connect::Error::FullSyncRequired { .. }) => Err(full_sync_required()),
         Err(e) if e.anki_message().is_some() => Err(explain(&e)),
         Err(e) => Err(e.into()),
     }
@@ -42,11 +44,9 @@ pub fn sync_with_ankiweb(client: &Client) -> Result<String> {
 fn explain(e: &ankiops_connect::Error) -> CliError {
     let message = e.anki_message().unwrap_or_default();
     if message.contains("auth not configured") {
-        CliError::input("AnkiWeb sync failed: Anki is not logged in to AnkiWeb")
-            .hint("in Anki, click Sync once and log in with your AnkiWeb account, then run `ankiops web` again")
+        not_logged_in()
     } else if message.starts_with("Sync status") {
-        CliError::input("AnkiWeb sync stopped: AnkiWeb needs a full sync, where one side overwrites the other (this happens after a note type change or a first sync); nothing was transferred")
-            .hint("in Anki, click Sync and choose Upload (keep this computer's collection) or Download (keep AnkiWeb's); ankiops will not choose for you")
+        full_sync_required()
     } else if message.to_lowercase().contains("network") || message.to_lowercase().contains("connect") {
         CliError::input(format!("AnkiWeb sync failed: a network problem: {message}"))
             .hint("check the internet connection, then run `ankiops web` again")
@@ -56,4 +56,14 @@ fn explain(e: &ankiops_connect::Error) -> CliError {
     } else {
         CliError::input(format!("AnkiWeb sync failed: {e}")).hint("open Anki and click Sync to see what it says")
     }
+}
+
+fn not_logged_in() -> CliError {
+    CliError::input("AnkiWeb sync failed: Anki is not logged in to AnkiWeb")
+        .hint("in Anki, click Sync once and log in with your AnkiWeb account, then run `ankiops web` again")
+}
+
+fn full_sync_required() -> CliError {
+    CliError::input("AnkiWeb sync stopped: AnkiWeb needs a full sync, where one side overwrites the other (this happens after a note type change or a first sync); nothing was transferred")
+        .hint("in Anki, click Sync and choose Upload (keep this computer's collection) or Download (keep AnkiWeb's); ankiops will not choose for you")
 }
