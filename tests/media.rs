@@ -142,3 +142,30 @@ fn a_reference_outside_media_is_refused_and_nothing_is_pushed() {
     assert_eq!(backend.call("getMediaFilesNames", json!({"pattern": "*passwd*"})), json!([]));
     assert_eq!(backend.call("getMediaFilesNames", json!({"pattern": "*hostname*"})), json!([]));
 }
+
+#[test]
+fn a_name_from_anki_never_writes_outside_media() {
+    let backend = Backend::start();
+    let dir = collection(&backend);
+    let root = dir.path();
+    fs_err::write(root.join("Bio.md"), "Q: Pictures?\nA: none yet\n").unwrap();
+    assert_eq!(ankiops(root, &backend, &["ma"]).code, 0);
+    let id = backend.call("findNotes", json!({"query": "note:AnkiOps*"}))[0].clone();
+    for name in ["ankiops-escape-test.png", "ok.png"] {
+        backend.call("storeMediaFile", json!({"filename": name, "data": base64(b"bytes")}));
+    }
+    let html = "<img src=\"../ankiops-escape-test.png\"> <img src=\"ok.png\">";
+    backend.call("updateNoteFields", json!({"note": {"id": id, "fields": {"Answer": html}}}));
+
+    let out = ankiops(root, &backend, &["am"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ankiops-escape-test.png\" from Anki points outside media/, so it was not downloaded"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fs_err::read(root.join("media/ok.png")).unwrap(), b"bytes");
+    assert!(!root.join("ankiops-escape-test.png").exists());
+    assert!(!root.parent().unwrap().join("ankiops-escape-test.png").exists());
+    assert!(!root.join("media/ankiops-escape-test.png").exists());
+}
