@@ -1,7 +1,8 @@
 //! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
 
-mod support;
+mod journey;
 mod kill;
 mod media;
 mod serialize;
+mod support;
 mod sync;
