@@ -1,6 +1,7 @@
 //! `cargo xtask`: chores that are not `cargo build` or `cargo test` (test backend, demo, bench, tidy).
 
 mod anki;
+mod demo;
 mod generate;
 mod tidy;
 
@@ -11,6 +12,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   anki [--dir PATH] [--port 8765] [--profile NAME] [--api-key KEY]
         serve a persistent Anki collection over AnkiConnect (no Anki desktop needed)
+  demo  the main job end to end: a real Anki collection, init --tutorial, ma, an edit in Anki, am
   completions [--out DIR]
         shell completions generated from the CLI (default: target/completions)
   man [--out DIR]
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "anki" => anki::run(rest),
+        "demo" => demo::run(rest),
         "completions" => generate::completions(rest),
         "man" => generate::man(rest),
         "tidy" => tidy::run(rest),
