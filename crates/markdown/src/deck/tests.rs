@@ -358,3 +358,42 @@ fn an_equal_replacement_keeps_the_bytes() {
     file.replace_note(0, note);
     assert_eq!(file.to_text(&registry()), text);
 }
+
+#[test]
+fn a_conflict_on_the_first_field() {
+    let text = "<!-- note_id: 1 -->\n<<<<<<< markdown\nQ: a\n||||||| base\nQ: b\n=======\n>>>>>>> anki\nA: x\n";
+    let file = roundtrip(text);
+    let note = &file.notes[0];
+    assert_eq!(note.conflicts[0].field, "Question");
+    assert_eq!(note.conflicts[0].anki, None);
+    assert_eq!(note.fields.keys().collect::<Vec<_>>(), ["Answer"]);
+    let mut fresh = DeckFile::new(None);
+    fresh.push_note(note.clone());
+    assert_eq!(fresh.to_text(&registry()), text);
+}
+
+#[test]
+fn custom_note_types_and_explicit_types() {
+    use crate::note_types::{FieldSpec, NoteKind, NoteTypeSpec};
+    let mut registry = Registry::builtin();
+    let field = |name: &str, prefix: &str| FieldSpec { name: name.into(), prefix: prefix.into(), required: true };
+    registry.insert(NoteTypeSpec {
+        name: "MyQA".into(),
+        kind: NoteKind::Standard,
+        fields: vec![field("Front", "Q:"), field("Back", "A:")],
+    });
+    let errors: Vec<String> =
+        parse_deck("Q: a\nA: b\n", &registry).map(|_| ()).unwrap_err().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [
+            "1:1: the fields fit several note types (AnkiOpsQA, MyQA): add a `<!-- note_type: Name -->` line to choose one"
+        ]
+    );
+    let file = parse_deck("<!-- note_type: MyQA -->\nQ: a\nA: b\n", &registry).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(file.notes[0].fields["Front"], "a");
+    // The writer names the type, as the labels alone are ambiguous.
+    let mut note = file.notes[0].clone();
+    note.note_id = Some(8);
+    assert_eq!(render_note(&note, &registry), "<!-- note_id: 8 -->\n<!-- note_type: MyQA -->\nQ: a\nA: b");
+}
