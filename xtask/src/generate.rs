@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ankiops_testkit::{target_dir, workspace_root};
-
 /// Each shell clap_complete knows, with the file name its completion loader looks for.
 const SHELLS: &[(&str, &str)] = &[
     ("bash", "ankiops.bash"),
@@ -42,7 +40,7 @@ pub fn man(args: &[String]) -> Result<(), String> {
 /// `--out DIR` if given (created), else `target/<default>`.
 fn out_dir(args: &[String], default: &str) -> Result<PathBuf, String> {
     let out = match args {
-        [] => target_dir().join(default),
+        [] => target_dir()?.join(default),
         [flag, dir] if flag == "--out" => {
             let dir = Path::new(dir);
             if dir.is_absolute() { dir.to_path_buf() } else { current_dir()?.join(dir) }
@@ -53,6 +51,22 @@ fn out_dir(args: &[String], default: &str) -> Result<PathBuf, String> {
     Ok(out)
 }
 
+/// The workspace: the parent of xtask's folder, from `CARGO_MANIFEST_DIR` as `cargo xtask` sets it when it
+/// runs (read at run time: the target folder may be shared by several checkouts).
+fn workspace_root() -> Result<PathBuf, String> {
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set: run this as `cargo xtask`")?;
+    Path::new(&manifest).parent().map(Path::to_path_buf).ok_or_else(|| "xtask has no parent folder".to_owned())
+}
+
+/// `$CARGO_TARGET_DIR`, else the workspace's `target/`.
+fn target_dir() -> Result<PathBuf, String> {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => Ok(workspace_root()?.join("target")),
+    }
+}
+
 fn current_dir() -> Result<PathBuf, String> {
     std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))
 }
@@ -61,7 +75,7 @@ fn current_dir() -> Result<PathBuf, String> {
 fn ankiops(args: &[&str]) -> Result<Vec<u8>, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .current_dir(workspace_root())
+        .current_dir(workspace_root()?)
         .args(["run", "--quiet", "--package", "ankiops", "--"])
         .args(args)
         .output()
