@@ -22,13 +22,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !status.success() {
         return Err("cargo build -p ankiops failed".into());
     }
-    let binary = target_dir().join("debug/ankiops");
+    // Next to this xtask binary: the same target folder and profile.
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("ankiops")))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| target_dir().join("debug/ankiops"));
 
     step("starting a real Anki collection behind an AnkiConnect server (the first run installs anki from PyPI)");
     let backend = Backend::start();
     println!("  AnkiConnect at {}", backend.url());
 
-    let dir = target_dir().join("demo-collection");
+    let dir = binary.parent().and_then(Path::parent).map_or_else(target_dir, Path::to_path_buf).join("demo-collection");
     if dir.exists() {
         fs_remove(&dir)?;
     }
