@@ -22,9 +22,9 @@ use crate::{models, store};
 /// `collection.json` and the files of media/. The format is described in docs/serialize.md;
 /// `ankiops deserialize` turns it back into a collection folder. Anki is not contacted.
 ///
-/// Examples:
-///   ankiops serialize -o backup.json
-///   ankiops serialize --no-ids --include-media -o share.zip
+/// Example: ankiops serialize -o backup.json
+///
+/// Example, to share: ankiops serialize --no-ids --include-media -o share.zip
 #[derive(Debug, clap::Args)]
 pub struct SerializeArgs {
     /// Where to write it; `-` is stdout [default: stdout]
