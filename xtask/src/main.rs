@@ -1,6 +1,7 @@
 //! `cargo xtask`: chores that are not `cargo build` or `cargo test` (test backend, demo, bench, tidy).
 
 mod anki;
+mod bench;
 mod demo;
 mod generate;
 mod tidy;
@@ -13,6 +14,8 @@ commands:
   anki [--dir PATH] [--port 8765] [--profile NAME] [--api-key KEY]
         serve a persistent Anki collection over AnkiConnect (no Anki desktop needed)
   demo  the main job end to end: a real Anki collection, init --tutorial, ma, an edit in Anki, am
+  bench [--quick] [--reps N] [--tool ankiops|python|both]
+        ankiops against the Python AnkiOps 0.6.6 on generated collections; writes docs/benchmarks.md
   completions [--out DIR]
         shell completions generated from the CLI (default: target/completions)
   man [--out DIR]
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "anki" => anki::run(rest),
+        "bench" => bench::run(rest),
         "demo" => demo::run(rest),
         "completions" => generate::completions(rest),
         "man" => generate::man(rest),
