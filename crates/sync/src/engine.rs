@@ -140,66 +140,27 @@ fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options
                 p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
             }
         },
-        Direction::ToAnki => {
-            let target = if options.force || (b.is_none() && m.is_some()) {
-                // --force mirrors; with no base the Markdown is the truth.
-                Some(m.cloned())
-            } else {
-                match outcome {
-                    Outcome::Resolved(r) => Some(r),
-                    Outcome::Clash { conflict, .. } => {
-                        p.conflict = Some(conflict);
-                        None
-                    }
-                    Outcome::DeleteEdit(kind) => {
-                        p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
-                        None
-                    }
+        Direction::ToAnki => match one_way_target(outcome, options.force, m, b, &mut p) {
+            Some(r) => {
+                p.anki = anki_change(a, r.as_ref());
+                p.base = base_of(m);
+                if r.as_ref() != m {
+                    p.skipped = Some(if m.is_none() && b.is_none() { Skip::OnlyInAnki } else { Skip::ChangedInAnki });
                 }
-            };
-            match target {
-                Some(r) => {
-                    p.anki = anki_change(a, r.as_ref());
-                    p.base = base_of(m);
-                    if r.as_ref() != m {
-                        p.skipped =
-                            Some(if m.is_none() && b.is_none() { Skip::OnlyInAnki } else { Skip::ChangedInAnki });
-                    }
-                }
-                None => p.skipped = Some(Skip::Conflict),
             }
-        }
-        Direction::ToMarkdown => {
-            let target = if options.force || (b.is_none() && a.is_some()) {
-                Some(a.cloned())
-            } else {
-                match outcome {
-                    Outcome::Resolved(r) => Some(r),
-                    Outcome::Clash { conflict, .. } => {
-                        p.conflict = Some(conflict);
-                        None
-                    }
-                    Outcome::DeleteEdit(kind) => {
-                        p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
-                        None
-                    }
+            None => p.skipped = Some(Skip::Conflict),
+        },
+        Direction::ToMarkdown => match one_way_target(outcome, options.force, a, b, &mut p) {
+            Some(r) => {
+                p.markdown = markdown_change(m, r.as_ref());
+                p.base = base_of(a);
+                if r.as_ref() != a {
+                    p.skipped =
+                        Some(if a.is_none() && b.is_none() { Skip::OnlyInMarkdown } else { Skip::ChangedInMarkdown });
                 }
-            };
-            match target {
-                Some(r) => {
-                    p.markdown = markdown_change(m, r.as_ref());
-                    p.base = base_of(a);
-                    if r.as_ref() != a {
-                        p.skipped = Some(if a.is_none() && b.is_none() {
-                            Skip::OnlyInMarkdown
-                        } else {
-                            Skip::ChangedInMarkdown
-                        });
-                    }
-                }
-                None => p.skipped = Some(Skip::Conflict),
             }
-        }
+            None => p.skipped = Some(Skip::Conflict),
+        },
     }
     // A base that would not change is kept as it is; a new note that Anki does not get has no base at all.
     let base_unchanged = match &p.base {
@@ -212,6 +173,31 @@ fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options
     }
     let idle = p.anki.is_none() && p.markdown.is_none() && p.conflict.is_none() && p.skipped.is_none();
     (!(idle && p.base == BaseChange::Keep)).then_some(p)
+}
+
+/// What a one-way run makes its target hold: the source as it is with `--force` or when there is no base (the
+/// source is the truth then), else the merged note. `None` for a conflict, which is recorded in `p`.
+fn one_way_target(
+    outcome: Outcome,
+    force: bool,
+    source: Option<&NoteState>,
+    base: Option<&NoteState>,
+    p: &mut NotePlan,
+) -> Option<Option<NoteState>> {
+    if force || (base.is_none() && source.is_some()) {
+        return Some(source.cloned());
+    }
+    match outcome {
+        Outcome::Resolved(r) => Some(r),
+        Outcome::Clash { conflict, .. } => {
+            p.conflict = Some(conflict);
+            None
+        }
+        Outcome::DeleteEdit(kind) => {
+            p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
+            None
+        }
+    }
 }
 
 fn base_of(state: Option<&NoteState>) -> BaseChange {
