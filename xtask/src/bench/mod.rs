@@ -50,6 +50,8 @@ fn target_dir() -> PathBuf {
 
 /// Where AnkiOps looks for AnkiConnect, hard-coded.
 const PROXY_PORT: u16 = 8765;
+/// The pause between a run and the next measured one (see [`Bench::settle`]).
+const SETTLE: Duration = Duration::from_secs(3);
 const ANKIOPS_PY_VERSION: &str = "0.6.6";
 
 struct Options {
@@ -167,7 +169,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         let collection = Collection::generate(notes, decks, opts.seed);
         // The 10k first import needs a fresh backend per repetition: once is enough there.
         let import_reps = if notes >= 10_000 { 1 } else { opts.reps };
-        let bench = Bench { proxy: &proxy, collection: &collection, reps: opts.reps, import_reps };
+        let bench = Bench {
+            last_end: std::cell::Cell::new(None),
+            proxy: &proxy,
+            collection: &collection,
+            reps: opts.reps,
+            import_reps,
+        };
         let (rust, rust_sync, captured) = match &rust_bin {
             Some(bin) => bench.tool(&Tool::Rust(bin.clone())),
             None => (skipped_all("not selected (--tool)"), Cell::Skipped("not selected".into()), Vec::new()),
@@ -315,6 +323,8 @@ impl Tool {
 }
 
 struct Bench<'a> {
+    /// When the last measured run ended, for [`Bench::settle`].
+    last_end: std::cell::Cell<Option<Instant>>,
     proxy: &'a Proxy,
     collection: &'a Collection,
     reps: usize,
@@ -364,6 +374,7 @@ impl Bench<'_> {
             .output()
             .map_err(|e| format!("cannot run /usr/bin/time {}: {e}", program.display()))?;
         let wall = start.elapsed();
+        self.last_end.set(Some(Instant::now()));
         let record = self.proxy.take();
         let rss_text = std::fs::read_to_string(&rss_file).unwrap_or_default();
         let _ = std::fs::remove_file(&rss_file);
@@ -395,7 +406,18 @@ impl Bench<'_> {
             record.bytes_up / 1024,
             record.bytes_down / 1024
         );
+        let actions: Vec<String> = record.actions.iter().map(|(a, n)| format!("{a}×{n}")).collect();
+        eprintln!("bench:     actions: {}", actions.join(" "));
         Ok(Run { wall, rss_kb, record })
+    }
+
+    /// Waits until [`SETTLE`] has passed since the last run ended (not measured). Anki's modification times have
+    /// one-second resolution, so ankiops re-reads every note modified within 2 s of its last read; a user's next
+    /// run is never that close, a benchmark's would be.
+    fn settle(&self) {
+        if let Some(end) = self.last_end.get() {
+            std::thread::sleep(SETTLE.saturating_sub(end.elapsed()));
+        }
     }
 
     /// A fresh backend behind the proxy.
@@ -457,16 +479,21 @@ impl Bench<'_> {
             return (skipped_all("no first import"), Cell::Skipped("no first import".into()), Vec::new());
         };
         let dir = dir.path();
-        cells.push(self.repeat(|_| self.exec(tool, "ma", dir, false).map(|r| (r, None))));
-        cells.push(self.repeat(|_| self.exec(tool, "am", dir, false).map(|r| (r, None))));
+        let settled = |verb: &str| {
+            self.settle();
+            self.exec(tool, verb, dir, false).map(|r| (r, None))
+        };
+        cells.push(self.repeat(|_| settled("ma")));
+        cells.push(self.repeat(|_| settled("am")));
         let sync = match tool {
-            Tool::Rust(_) => self.repeat(|_| self.exec(tool, "sync", dir, false).map(|r| (r, None))),
+            Tool::Rust(_) => self.repeat(|_| settled("sync")),
             Tool::Python(_) => Cell::Skipped("AnkiOps has no two-way sync".into()),
         };
         // 1% edited in Markdown: a different 1% per repetition; checked in Anki afterwards.
         cells.push(self.repeat(|rep| {
             let marker = format!("zqmdedit{rep}");
             let residue = [3, 37, 71, 19, 53][rep % 5];
+            self.settle();
             let edited = corpus::edit_markdown(self.collection, dir, &marker, |i| i % 100 == residue)?;
             let run = self.exec(tool, "ma", dir, false)?;
             let found = find_notes(&backend, &marker).len();
@@ -477,9 +504,11 @@ impl Bench<'_> {
         cells.push(self.repeat(|rep| {
             let marker = format!("zqankiedit{rep}");
             let residue = [11, 47, 83, 29, 61][rep % 5];
-            // Anki's modification times have one-second resolution.
-            std::thread::sleep(Duration::from_millis(1100));
+            self.settle();
             let edited = edit_in_anki(&backend, &marker, residue)?;
+            // The edits land in a later second than the previous read, and the run comes as late as a user's would.
+            self.last_end.set(Some(Instant::now()));
+            self.settle();
             let run = self.exec(tool, "am", dir, false)?;
             let found = corpus::count_in_decks(dir, &marker)?;
             let remark = (found != edited).then(|| format!("{found} of {edited} Anki edits reached the files"));
