@@ -26,17 +26,25 @@ impl Repo {
                 .hint("run `ankiops init` in the collection folder first")
         })?;
         let prefix = relative_to_workdir(&repo, root)?;
+        if ignores(&repo, &prefix) {
+            return Err(CliError::input(format!(
+                "{} is ignored by the Git repository around it, so its history would not be kept",
+                root.display()
+            ))
+            .hint("run `ankiops init` in the collection folder to give it a repository of its own"));
+        }
         Ok(Repo { repo, prefix })
     }
 
     /// Opens the repository holding `root`, creating one at `root` if there is none. Returns whether it was created.
     pub fn open_or_init(root: &Path) -> Result<(Repo, bool)> {
         match Repository::discover(root) {
-            Ok(repo) => {
+            // A folder the surrounding repository ignores (say, under `target/`) gets a repository of its own.
+            Ok(repo) if !ignores(&repo, &relative_to_workdir(&repo, root)?) => {
                 let prefix = relative_to_workdir(&repo, root)?;
                 Ok((Repo { repo, prefix }, false))
             }
-            Err(_) => {
+            _ => {
                 let repo = Repository::init(root)?;
                 Ok((Repo { repo, prefix: PathBuf::new() }, true))
             }
@@ -190,6 +198,11 @@ pub struct RunEntry {
     pub message: String,
 }
 
+/// Whether the repository ignores the folder at `prefix` (relative to its work tree).
+fn ignores(repo: &Repository, prefix: &Path) -> bool {
+    !prefix.as_os_str().is_empty() && repo.is_path_ignored(prefix).unwrap_or(false)
+}
+
 fn relative_to_workdir(repo: &Repository, root: &Path) -> Result<PathBuf> {
     let workdir =
         repo.workdir().ok_or_else(|| CliError::input("the Git repository is bare: ankiops needs a work tree"))?;
@@ -221,6 +234,22 @@ mod tests {
         // A deletion is committed too.
         fs_err::remove_file(outer.join("cards/Bio.md")).unwrap();
         assert!(repo.commit_collection("ankiops: deleted").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_folder_ignored_by_the_surrounding_repository_gets_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let outer = dir.path();
+        Repository::init(outer).unwrap();
+        fs_err::write(outer.join(".gitignore"), "target/\n").unwrap();
+        let inner = outer.join("target/demo");
+        fs_err::create_dir_all(&inner).unwrap();
+        let err = Repo::open(&inner).err().expect("an ignored folder is refused");
+        assert!(err.to_string().contains("is ignored by the Git repository"), "{err}");
+        let (repo, created) = Repo::open_or_init(&inner).unwrap();
+        assert!(created);
+        assert_eq!(fs_err::canonicalize(repo.repo.workdir().unwrap()).unwrap(), fs_err::canonicalize(&inner).unwrap());
+        assert!(Repo::open(&inner).is_ok());
     }
 
     #[test]
