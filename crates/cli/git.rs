@@ -199,8 +199,13 @@ pub struct RunEntry {
 }
 
 /// Whether the repository ignores the folder at `prefix` (relative to its work tree).
+/// Rules like `/target` match the folder itself, not the paths below it, so every ancestor is asked, with and
+/// without the trailing slash that directory-only rules (`target/`) need.
 fn ignores(repo: &Repository, prefix: &Path) -> bool {
-    !prefix.as_os_str().is_empty() && repo.is_path_ignored(prefix).unwrap_or(false)
+    prefix.ancestors().filter(|p| !p.as_os_str().is_empty()).any(|p| {
+        let dir = format!("{}/", p.to_string_lossy());
+        repo.is_path_ignored(p).unwrap_or(false) || repo.is_path_ignored(Path::new(&dir)).unwrap_or(false)
+    })
 }
 
 fn relative_to_workdir(repo: &Repository, root: &Path) -> Result<PathBuf> {
@@ -241,7 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let outer = dir.path();
         Repository::init(outer).unwrap();
-        fs_err::write(outer.join(".gitignore"), "target/\n").unwrap();
+        fs_err::write(outer.join(".gitignore"), "/target\n").unwrap();
         let inner = outer.join("target/demo");
         fs_err::create_dir_all(&inner).unwrap();
         let err = Repo::open(&inner).err().expect("an ignored folder is refused");
