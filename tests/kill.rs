@@ -160,7 +160,7 @@ fn killing_the_binary_after_any_request_loses_nothing_and_duplicates_nothing() {
         let mut cmd = env.command_at(&["sync", "--yes"], &proxy.url);
         *slot.lock().unwrap() = Some(cmd.spawn().expect("run ankiops"));
         loop {
-            let done = slot.lock().unwrap().as_mut().map(|c| c.try_wait().expect("wait")).flatten();
+            let done = slot.lock().unwrap().as_mut().and_then(|c| c.try_wait().expect("wait"));
             if done.is_some() {
                 break;
             }

@@ -73,6 +73,14 @@ pub fn ensure_in_anki(
         let css = client.model_styling(name)?;
         let full = note_types::plan_model_update(def, &fields, &templates, &css);
         let change = note_types::plan_model_update_keeping_anki(def, &fields, &templates, &css);
+        if change.forces_full_sync() {
+            report.problems.push(Problem::warning(format!(
+                "note type {name}: adding fields or card templates is a schema change: the next AnkiWeb sync asks for a full sync (choose Upload in Anki)"
+            )));
+        }
+        if change.is_empty() && !full.is_destructive() {
+            continue;
+        }
         for d in &full.destructive {
             report.problems.push(Problem::warning(format!(
                 "note type {name}: Anki's version differs in a way ankiops will not change for you: {d}; change it in Anki (Tools > Manage Note Types) if you want it"

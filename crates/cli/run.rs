@@ -190,13 +190,13 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         }
     }
     if args.direction != Direction::ToMarkdown && (args.web || ctx.settings.web_sync) {
-        report.web = Some(crate::commands::web::sync_with_ankiweb(&client).map_or_else(
-            |e| {
-                report.problems.push(Problem::error(e.message.clone()));
-                e.hints.join("; ")
-            },
-            |ok| ok,
-        ));
+        match crate::commands::web::sync_with_ankiweb(&client) {
+            Ok(outcome) => report.web = Some(outcome),
+            Err(e) => {
+                let hints: String = e.hints.iter().map(|h| format!("\nhint: {h}")).collect();
+                report.problems.push(Problem::error(format!("{}{hints}", e.message)));
+            }
+        }
     }
     report.print(&ctx.args)?;
     Ok(report.exit_code())
@@ -237,12 +237,11 @@ impl Scope {
     }
 }
 
-fn build_input(
-    collection: &Collection,
-    base: &Base,
-    snapshot: &AnkiSnapshot,
-    scope: &Scope,
-) -> (Input, BTreeMap<NoteId, Location>, Vec<Location>, Vec<(usize, usize)>) {
+/// The engine's input, where each Markdown note sits (by id, and new notes in order), and new notes holding
+/// conflict markers (deck index, line).
+type MarkdownInput = (Input, BTreeMap<NoteId, Location>, Vec<Location>, Vec<(usize, usize)>);
+
+fn build_input(collection: &Collection, base: &Base, snapshot: &AnkiSnapshot, scope: &Scope) -> MarkdownInput {
     let mut input = Input::default();
     let mut locations = BTreeMap::new();
     let mut new_locations = Vec::new();
@@ -383,6 +382,7 @@ struct Applied {
     note_types: BTreeMap<String, String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn apply_to_anki(
     client: &Client,
     defs: &[crate::note_types::NoteTypeDef],
