@@ -96,6 +96,15 @@ const BUILTIN_FILES: &[BuiltinFiles] = &[
     },
 ];
 
+/// The choice card's script, shared by both sides: templates name it with this tag, and it is put in place (as
+/// an inline script, so cards need no media file) when the built-in types are made.
+const CHOICE_SCRIPT_TAG: &str = r#"<script src="ankiops:choice.js"></script>"#;
+const CHOICE_SCRIPT: &str = include_str!("note_types/AnkiOpsChoice/choice.js");
+
+fn inline_scripts(html: &str) -> String {
+    html.replace(CHOICE_SCRIPT_TAG, &format!("<script>\n{CHOICE_SCRIPT}</script>"))
+}
+
 /// The shared CSS followed by a type's own, as one stylesheet.
 fn with_shared_css(own: &str) -> String {
     format!("{BASE_CSS}\n{HIGHLIGHT_CSS}\n{own}")
@@ -113,8 +122,8 @@ pub fn builtin() -> Vec<NoteTypeDef> {
                 .iter()
                 .map(|(name, front, back)| CardTemplate {
                     name: (*name).to_owned(),
-                    front: (*front).to_owned(),
-                    back: (*back).to_owned(),
+                    front: inline_scripts(front),
+                    back: inline_scripts(back),
                 })
                 .collect();
             Some(NoteTypeDef { spec, templates, css: with_shared_css(files.css) })
@@ -695,6 +704,8 @@ mod tests {
             html[start..end].to_owned()
         };
         assert_eq!(script(&t.front), script(&t.back));
+        assert!(script(&t.front).contains("function"), "the shared script is inlined");
+        assert!(!t.front.contains("ankiops:choice.js") && !t.back.contains("ankiops:choice.js"));
         for f in choice.spec.fields.iter().filter(|f| f.name.starts_with("Choice")) {
             let item = format!("{{{{#{0}}}}}<li class=\"ao-choice-item\" data-n=\"", f.name);
             assert!(t.front.contains(&item) && t.back.contains(&item), "{}", f.name);
