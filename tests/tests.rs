@@ -1,5 +1,6 @@
 //! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
 
+mod cli;
 mod journey;
 mod kill;
 mod media;
