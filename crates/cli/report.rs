@@ -324,6 +324,12 @@ impl Report {
                 self.errors(),
                 crate::run::plural(self.errors()),
             )?;
+            if s.markdown_deleted > 0 && !self.dry_run {
+                writeln!(
+                    err,
+                    "note: notes removed from the Markdown are still in Git: `ankiops log` and `ankiops rollback REV` bring them back"
+                )?;
+            }
             if let Some(web) = &self.web {
                 writeln!(err, "{web}")?;
             }
