@@ -355,6 +355,28 @@ fn merge_adjacent(nodes: Vec<Node>) -> Vec<Node> {
         let node = match node {
             Node::Element(mut e) => {
                 e.children = merge_adjacent(std::mem::take(&mut e.children));
+                // Empty formatting renders nothing: drop it so that its neighbours meet.
+                if e.children.is_empty()
+                    && e.attrs.is_empty()
+                    && matches!(
+                        e.name.as_str(),
+                        "b" | "strong"
+                            | "i"
+                            | "em"
+                            | "del"
+                            | "s"
+                            | "strike"
+                            | "mark"
+                            | "u"
+                            | "sub"
+                            | "sup"
+                            | "span"
+                            | "font"
+                            | "code"
+                    )
+                {
+                    continue;
+                }
                 Node::Element(e)
             }
             other => other,

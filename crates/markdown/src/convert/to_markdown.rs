@@ -21,7 +21,12 @@ pub fn html_to_markdown(html: &str) -> String {
     PARTNERS.with(|p| p.set(partners));
     let md = container(&nodes, false);
     let md = if md.contains(DOLLAR) { md.replace(DOLLAR, "\\$") } else { md };
-    super::normalize_markdown(&md)
+    let md = super::normalize_markdown(&md);
+    // The deck parser trims fields: keep visible leading whitespace (e.g. U+2002) as a reference.
+    match md.chars().next() {
+        Some(c) if c.is_whitespace() => format!("&#x{:X};{}", c as u32, &md[c.len_utf8()..]),
+        _ => md,
+    }
 }
 
 /// How many delimiter characters the field holds, in text and as Markdown written for elements.
@@ -60,6 +65,8 @@ impl Partners {
                     }
                 }
                 Node::Comment(_) => {}
+                // Code is written verbatim: neither its text nor its markup produces delimiters.
+                Node::Element(e) if e.name == "pre" || e.name == "code" => {}
                 Node::Element(e) => {
                     let delim = match e.name.as_str() {
                         "b" | "strong" | "i" | "em" => Some('*'),
@@ -68,7 +75,10 @@ impl Partners {
                         "sup" => Some('^'),
                         _ => None,
                     };
-                    if let Some(slot) = delim.and_then(|d| self.slot(d)) {
+                    let mut text = String::new();
+                    text_content(&e.children, &mut text);
+                    let visible = !text.trim().is_empty() || has_element(&e.children, &["img", "input"]);
+                    if visible && let Some(slot) = delim.and_then(|d| self.slot(d)) {
                         *slot += 4;
                     }
                     self.count(&e.children);
@@ -189,6 +199,7 @@ fn classify(e: &Element) -> Class {
         "div" if e.attrs.is_empty() => Class::Line,
         "p" if e.attrs.is_empty() => Class::Para,
         "span" | "font" if e.attrs.is_empty() => Class::Transparent,
+        name if !valid_name(name) => Class::Transparent,
         name if is_html_block_tag(name) => Class::Block,
         _ => Class::Inline,
     }
@@ -391,16 +402,19 @@ fn escape_line_start(line: &str, out: &mut String) {
         return;
     };
     let after = |n: usize| bytes.get(n).is_none_or(|b| *b == b' ' || *b == b'\t');
-    // A line made only of rule/underline/table-delimiter characters.
-    let only_delims = line.bytes().all(|b| matches!(b, b'-' | b'=' | b'_' | b'*' | b'|' | b':' | b' ' | b'\t' | b'+'))
-        && line.bytes().any(|b| matches!(b, b'-' | b'=' | b'_' | b'*'));
-    if only_delims {
-        if let Some(pos) = line.find(['-', '=', '_', '*']) {
-            out.push_str(&line[..pos]);
-            out.push('\\');
-            out.push_str(&line[pos..]);
-            return;
-        }
+    // Thematic breaks, setext underlines and table delimiter rows.
+    let compact: Vec<u8> = line.bytes().filter(|b| *b != b' ' && *b != b'\t').collect();
+    let same = |c: u8| !compact.is_empty() && compact.iter().all(|b| *b == c);
+    let rule = compact.len() >= 3 && (same(b'-') || same(b'_') || same(b'*'));
+    let setext = same(b'=') || same(b'-');
+    let delimiter_row = compact.contains(&b'-') && compact.iter().all(|b| matches!(b, b'|' | b':' | b'-'));
+    if (rule || setext || delimiter_row)
+        && let Some(pos) = line.find(['-', '=', '_', '*'])
+    {
+        out.push_str(&line[..pos]);
+        out.push('\\');
+        out.push_str(&line[pos..]);
+        return;
     }
     // Conflict markers.
     for m in [b'<', b'|', b'=', b'>'] {
@@ -452,44 +466,33 @@ fn resolve_dollars(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut escaped = vec![false; chars.len()];
     let is_dollar = |c: char| c == '$' || c == DOLLAR;
-    let mut i = 0;
-    while i < chars.len() {
+    // Right to left: whether an opener forms math depends on which later dollars are escaped,
+    // never the other way round (an escaped opener consumes nothing).
+    let mut i = chars.len();
+    while i > 0 {
+        i -= 1;
         if chars[i] != DOLLAR || (i > 0 && chars[i - 1] == '\\') {
-            i += 1;
             continue;
         }
-        let run = chars[i..].iter().take_while(|c| is_dollar(**c)).count();
-        if run >= 2 {
-            for k in i..i + run {
-                if chars[k] == DOLLAR {
-                    escaped[k] = true;
-                }
-            }
-            i += run;
+        let prev_dollar = i > 0 && is_dollar(chars[i - 1]);
+        let next_dollar = chars.get(i + 1).is_some_and(|c| is_dollar(*c));
+        if prev_dollar || next_dollar {
+            // Part of a `$$` run: always escaped.
+            escaped[i] = true;
             continue;
         }
-        let opens = chars.get(i + 1).is_some_and(|c| !c.is_whitespace());
-        if opens {
-            // First later dollar not preceded by a backslash (or an escaped marker).
-            let mut j = i + 1;
-            let mut closes = false;
-            while j < chars.len() {
-                if is_dollar(chars[j]) && !escaped[j] {
-                    let before = chars[j - 1];
-                    if before == '\\' {
-                        j += 1;
-                        continue;
-                    }
-                    closes = !before.is_whitespace() && !chars.get(j + 1).is_some_and(char::is_ascii_digit);
-                    break;
-                }
-                j += 1;
-            }
-            if closes {
-                escaped[i] = true;
-            }
+        if !chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) {
+            continue;
         }
-        i += 1;
+        let mut j = i + 1;
+        while j < chars.len() {
+            if is_dollar(chars[j]) && !escaped[j] && chars[j - 1] != '\\' {
+                let before = chars[j - 1];
+                escaped[i] = !before.is_whitespace() && !chars.get(j + 1).is_some_and(char::is_ascii_digit);
+                break;
+            }
+            j += 1;
+        }
     }
     let mut out = String::with_capacity(s.len() + 4);
     for (k, c) in chars.into_iter().enumerate() {
@@ -578,6 +581,10 @@ fn list(e: &Element, ordered: bool, alt: bool) -> Option<(String, bool)> {
             children = &children[pos + 1..];
         }
         let content = container(children, true);
+        if ordered && content.is_empty() && task.is_empty() {
+            // comrak reads an empty ordered item (`1.` alone) as text: keep the list as HTML.
+            return None;
+        }
         if idx == 0 && content.is_empty() && task.is_empty() {
             interrupts = false;
         }
@@ -813,6 +820,13 @@ fn table(t: &Element) -> Option<String> {
     Some(out)
 }
 
+fn has_element(nodes: &[Node], names: &[&str]) -> bool {
+    nodes.iter().any(|n| match n {
+        Node::Element(e) => names.contains(&e.name.as_str()) || has_element(&e.children, names),
+        _ => false,
+    })
+}
+
 fn has_block(nodes: &[Node]) -> bool {
     nodes.iter().any(|n| match n {
         Node::Element(e) => (e.name != "br" && is_html_block_tag(&e.name)) || has_block(&e.children),
@@ -871,6 +885,11 @@ fn raw_html(node: &Node, out: &mut String, in_pre: bool) {
                     '\n' if in_pre => out.push_str("&#10;"),
                     '\n' | '\r' => out.push(' '),
                     '\u{a0}' => out.push_str("&nbsp;"),
+                    // Characters Markdown would read when this HTML sits inside a paragraph.
+                    '\\' | '`' | ':' | '@' | '*' | '_' | '~' | '^' | '=' | '$' | '[' | ']' | '|' | '!' | DOLLAR => {
+                        out.push_str(&format!("&#{};", c as u32));
+                    }
+                    '.' if out.ends_with("www") => out.push_str("&#46;"),
                     _ => out.push(c),
                 }
             }
@@ -926,6 +945,14 @@ impl After {
 }
 
 /// The first character the Markdown of `n` will most likely start with.
+fn starts_with_space(nodes: &[Node]) -> bool {
+    match nodes.first() {
+        Some(Node::Text(t)) => t.starts_with(|c: char| c.is_whitespace()),
+        Some(Node::Element(e)) if e.name != "br" => starts_with_space(&e.children),
+        _ => false,
+    }
+}
+
 fn lead(n: &Node) -> char {
     match n {
         Node::Text(t) => match t.chars().next() {
@@ -934,6 +961,7 @@ fn lead(n: &Node) -> char {
             None => ' ',
         },
         Node::Comment(_) => '<',
+        Node::Element(e) if e.attrs.is_empty() && starts_with_space(&e.children) => ' ',
         Node::Element(e) => match e.name.as_str() {
             "b" | "strong" | "i" | "em" => '*',
             "del" | "s" | "strike" | "sub" => '~',
@@ -956,6 +984,11 @@ fn is_ws(c: char) -> bool {
 /// Punctuation in CommonMark's sense, approximated: anything not alphanumeric or whitespace.
 fn is_punct(c: char) -> bool {
     !c.is_alphanumeric() && !c.is_whitespace()
+}
+
+/// Characters that form emphasis-like delimiter runs in our Markdown dialect.
+fn delim_char(c: char) -> bool {
+    matches!(c, '*' | '_' | '~' | '^' | '=')
 }
 
 fn left_flanking(prev: char, next: char) -> bool {
@@ -996,15 +1029,24 @@ struct Inl {
     table: bool,
     /// Inside link text or image alt: brackets are escaped, links are HTML.
     in_link: bool,
+    /// The delimiter of the element whose content this is (`**` inside bold), if any.
+    enclosing: &'static str,
 }
 
 impl Inl {
     fn new(start_prev: char) -> Inl {
-        Inl { out: String::new(), start_prev, single_line: false, table: false, in_link: false }
+        Inl { out: String::new(), start_prev, single_line: false, table: false, in_link: false, enclosing: "" }
     }
 
     fn sub(&self, start_prev: char) -> Inl {
-        Inl { out: String::new(), start_prev, single_line: self.single_line, table: self.table, in_link: self.in_link }
+        Inl {
+            out: String::new(),
+            start_prev,
+            single_line: self.single_line,
+            table: self.table,
+            in_link: self.in_link,
+            enclosing: "",
+        }
     }
 
     fn prev(&self) -> char {
@@ -1080,12 +1122,15 @@ impl Inl {
                 if !self.out.is_empty() && !self.at_line_start() {
                     self.push_break();
                 }
-                self.children(e, After::END);
+                self.children(e, if after.sibling { After::END } else { after });
                 if !self.out.is_empty() && !self.at_line_start() && !self.out.ends_with("<br>") {
                     self.push_break();
                 }
             }
             name if is_html_block_tag(name) => {
+                // At a line start this tag would open an HTML block and swallow the line; the empty
+                // span (dropped when read back) keeps it inline, and is written every time for stability.
+                self.out.push_str("<span></span>");
                 raw_html(&Node::Element(e.clone()), &mut self.out, false);
             }
             _ => self.raw_inline(e, after),
@@ -1097,15 +1142,25 @@ impl Inl {
             self.children(e, after);
             return;
         }
-        if self.at_line_start() && e.children.is_empty() {
-            // A lone tag on a line could start an HTML block.
-            self.out.push_str("<span></span>");
-        }
+        let line_start = self.at_line_start();
+        let tag_pos = self.out.len();
         open_tag(e, &mut self.out);
+        let content_pos = self.out.len();
+        if !html::is_void(&e.name) {
+            self.children(e, After { ch: '<', sibling: false });
+            // A break at the end of an element renders nothing.
+            while self.out.len() > content_pos && self.out.ends_with('\n') {
+                self.out.pop();
+            }
+        }
+        let lone = self.out.len() == content_pos || self.out[content_pos..].starts_with('\n');
+        if line_start && lone {
+            // A tag alone on its line would open an HTML block and swallow the lines below.
+            self.out.insert_str(tag_pos, "<span></span>");
+        }
         if html::is_void(&e.name) {
             return;
         }
-        self.children(e, After { ch: '<', sibling: false });
         self.out.push_str("</");
         self.out.push_str(&e.name);
         self.out.push('>');
@@ -1115,6 +1170,11 @@ impl Inl {
     fn delimited(&mut self, delim: &str, tag: &str, e: &Element, after: After) {
         let dch = delim.chars().next().unwrap_or('*');
         let mut inner = self.sub(dch);
+        inner.enclosing = match delim {
+            "**" => "**",
+            "*" => "*",
+            _ => "~",
+        };
         inner.children(e, After { ch: dch, sibling: false });
         let s = inner.out;
         let body = s.trim_matches(|c: char| c == ' ' || c == '\n');
@@ -1134,9 +1194,26 @@ impl Inl {
         let first = body.chars().next().unwrap_or(' ');
         let last = body.chars().last().unwrap_or(' ');
         let next = if trail_ws.is_empty() { after.ch } else { ' ' };
-        let nested_star = dch == '*' && self.out.is_empty();
-        let prev_conflict = prev == dch && !nested_star;
-        let next_conflict = next == dch && (after.sibling || dch != '*') && trail_ws.is_empty();
+        // `***x***` (italic around bold or bold around italic) is the one adjacency that parses back;
+        // any other run of the same delimiter character next to ours is written as HTML.
+        let sole_nested = dch == '*'
+            && self.out.is_empty()
+            && !after.sibling
+            && trail_ws.is_empty()
+            && lead_ws.is_empty()
+            && self.enclosing.starts_with('*')
+            && self.enclosing.len() != delim.len();
+        let mut sig = significant(&e.children);
+        let sole_child = matches!((sig.next(), sig.next()), (Some(Node::Element(_)), None));
+        let inner_conflict = ((first == dch || last == dch) && !sole_child) || body.chars().all(delim_char);
+        // Whitespace moved out of the element does not separate it from a parent's delimiter for sure.
+        let at_parent_start = self.out.trim().is_empty() && delim_char(self.start_prev);
+        let at_parent_end = !after.sibling && delim_char(after.ch);
+        // Next to another delimiter run (even of another kind) comrak may pair differently.
+        // In link text comrak reads only `*` emphasis reliably.
+        let prev_conflict =
+            ((delim_char(prev) || at_parent_start) && !sole_nested) || inner_conflict || (self.in_link && dch != '*');
+        let next_conflict = ((delim_char(next) && trail_ws.is_empty()) || at_parent_end) && !sole_nested;
         let ok = left_flanking(prev, first)
             && right_flanking(last, next)
             && !prev_conflict
@@ -1169,15 +1246,36 @@ impl Inl {
     }
 
     fn code(&mut self, e: &Element, after: After) {
-        let simple = e.attrs.iter().all(|(n, _)| n == "class") && e.children.iter().all(|c| matches!(c, Node::Text(_)));
+        let only_text = e.children.iter().all(|c| matches!(c, Node::Text(_)));
+        let mut raw_text = String::new();
+        text_content(&e.children, &mut raw_text);
+        // Formatting inside code that holds nothing visible is not worth keeping as HTML.
+        let blank = raw_text.trim().is_empty() && !has_element(&e.children, &["img", "br", "input"]);
+        // Formatting that wraps only whitespace inside code shows nothing: treat it as text.
+        let invisible = e.children.iter().all(|c| match c {
+            Node::Element(x) => {
+                let mut t = String::new();
+                text_content(&x.children, &mut t);
+                t.trim().is_empty()
+                    && !matches!(x.name.as_str(), "br" | "img" | "input")
+                    && !has_element(&x.children, &["img", "br", "input"])
+            }
+            _ => true,
+        });
+        let simple = e.attrs.iter().all(|(n, _)| n == "class") && (only_text || blank || invisible);
         if !simple {
-            self.raw_inline(e, after);
+            // Formatted code stays HTML as a whole (its text is entity-protected from Markdown).
+            let _ = after;
+            if self.at_line_start() {
+                self.out.push_str("<span></span>");
+            }
+            raw_html(&Node::Element(e.clone()), &mut self.out, false);
             return;
         }
         let mut text = String::new();
-        for c in &e.children {
-            if let Node::Text(t) = c {
-                for ch in t.chars() {
+        {
+            {
+                for ch in raw_text.chars() {
                     let ch = if matches!(ch, '\n' | '\r' | '\t' | '\u{c}') { ' ' } else { ch };
                     if ch == ' ' && text.ends_with(' ') {
                         continue;
@@ -1244,6 +1342,11 @@ impl Inl {
         let mut inner = self.sub('[');
         inner.in_link = true;
         inner.children(e, After { ch: ']', sibling: false });
+        if inner.out.starts_with('^') {
+            // `[^…]` reads as a footnote reference.
+            self.raw_inline(e, after);
+            return;
+        }
         self.out.push('[');
         self.out.push_str(&inner.out);
         self.out.push_str("](");
@@ -1297,7 +1400,8 @@ impl Inl {
     fn text(&mut self, t: &str, after: After) {
         // Collapse whitespace as HTML rendering does; NBSP becomes a plain space.
         let mut chars: Vec<char> = Vec::with_capacity(t.len());
-        let mut last_ws = matches!(self.prev(), ' ' | '\n');
+        let before_text = self.prev();
+        let mut last_ws = matches!(before_text, ' ' | '\n');
         for c in t.chars() {
             if matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}' | '\u{a0}') {
                 if !last_ws {
@@ -1347,7 +1451,8 @@ impl Inl {
                     '=' => run >= 2 && (l || r),
                     _ => l || r,
                 };
-                let escape = flanking && PARTNERS.with(|p| p.get().may_pair(c, run));
+                // Inside emphasis-like delimiters any flanking run may interfere with them: escape.
+                let escape = flanking && (!self.enclosing.is_empty() || PARTNERS.with(|p| p.get().may_pair(c, run)));
                 for _ in 0..run {
                     if escape {
                         self.out.push('\\');
@@ -1382,7 +1487,7 @@ impl Inl {
                     // `www.` would become an autolink.
                     i >= 3
                         && chars[i - 3..i] == ['w', 'w', 'w']
-                        && (i == 3 || matches!(chars[i - 4], ' ' | '*' | '_' | '~' | '('))
+                        && matches!(if i == 3 { before_text } else { chars[i - 4] }, ' ' | '\n' | '*' | '_' | '~' | '(')
                 }
                 ':' => chars.get(i + 1) == Some(&'/') && chars.get(i + 2) == Some(&'/') && prev.is_ascii_alphabetic(),
                 '@' => email_char(prev) && next.is_ascii_alphanumeric(),
