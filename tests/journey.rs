@@ -86,6 +86,13 @@ fn doctor_says_what_is_wrong_and_how_to_fix_it() {
         run.stderr
     );
 
+    let run = env.ankiops(&["doctor", "--web"]);
+    assert!(
+        run.stderr.contains("FAIL AnkiWeb: AnkiWeb sync failed: Anki is not logged in to AnkiWeb"),
+        "{}",
+        run.stderr
+    );
+
     let mut unreachable = env.command(&["doctor"]);
     unreachable.args(["--url", "http://127.0.0.1:9"]);
     let out = env.command_at(&["doctor"], "http://127.0.0.1:9").output().unwrap();

@@ -4,11 +4,15 @@ use crate::context::Context;
 use crate::error::{EXIT_INCOMPLETE, EXIT_OK, Result};
 
 /// Check that ankiops can work: AnkiConnect reachable, its version and actions, apiKey, the Anki profile, the
-/// note types, and the AnkiWeb login. Every failed check comes with the fix.
+/// note types, and (with --web) the AnkiWeb login. Every failed check comes with the fix.
 ///
-/// Example: ankiops doctor
+/// Example: ankiops doctor --web
 #[derive(Debug, clap::Args)]
-pub struct DoctorArgs {}
+pub struct DoctorArgs {
+    /// Also check the AnkiWeb login, by asking Anki to sync (AnkiConnect can tell no other way)
+    #[arg(long)]
+    pub web: bool,
+}
 
 struct Check {
     name: &'static str,
@@ -16,7 +20,7 @@ struct Check {
     detail: String,
 }
 
-pub fn cmd_doctor(ctx: &Context, _args: &DoctorArgs) -> Result<i32> {
+pub fn cmd_doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
     let mut checks = Vec::new();
     let client = ctx.client();
     let url = ctx.url();
@@ -120,6 +124,22 @@ pub fn cmd_doctor(ctx: &Context, _args: &DoctorArgs) -> Result<i32> {
         }
         (Err(e), _) => checks.push(Check { name: "note types", ok: false, detail: e.to_string() }),
         (_, Err(e)) => checks.push(Check { name: "note types", ok: false, detail: e.to_string() }),
+    }
+    if args.web {
+        match crate::commands::web::sync_with_ankiweb(&client) {
+            Ok(outcome) => checks.push(Check { name: "AnkiWeb", ok: true, detail: outcome }),
+            Err(e) => checks.push(Check {
+                name: "AnkiWeb",
+                ok: false,
+                detail: std::iter::once(e.message).chain(e.hints).collect::<Vec<_>>().join(": "),
+            }),
+        }
+    } else {
+        checks.push(Check {
+            name: "AnkiWeb",
+            ok: true,
+            detail: "login not checked: `ankiops doctor --web` checks it by syncing".into(),
+        });
     }
     finish(ctx, &checks)
 }
