@@ -512,6 +512,7 @@ fn deck_safe(md: &str) -> Result<(), String> {
     }
     let mut fence: Option<(char, usize)> = None;
     let mut prev_text = false;
+    let mut prev_indent = 0usize;
     for line in md.lines() {
         if let Some((ch, n)) = fence {
             let t = line.trim_start();
@@ -533,6 +534,7 @@ fn deck_safe(md: &str) -> Result<(), String> {
             return Err(format!("thematic break line {line:?}"));
         }
         if prev_text
+            && indent >= prev_indent
             && indent < 4
             && !compact.is_empty()
             && (compact.chars().all(|c| c == '-') || compact.chars().all(|c| c == '='))
@@ -565,6 +567,7 @@ fn deck_safe(md: &str) -> Result<(), String> {
                     && (r.is_empty() || r.starts_with(' '))
             });
         prev_text = !t.is_empty() && !marker;
+        prev_indent = indent;
     }
     Ok(())
 }
