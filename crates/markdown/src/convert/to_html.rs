@@ -74,7 +74,37 @@ fn is_br_only(s: &str) -> bool {
     true
 }
 
+/// Nesting depth beyond which a subtree is rendered as plain text (the renderer is recursive).
+const MAX_DEPTH: usize = 48;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` one level deeper, or renders `node`'s text iteratively when nesting is too deep.
+fn nested<'a>(node: &'a AstNode<'a>, out: &mut String, f: impl FnOnce(&mut String)) {
+    let depth = DEPTH.with(|d| d.get());
+    if depth >= MAX_DEPTH {
+        for d in node.descendants().skip(1) {
+            match &d.data.borrow().value {
+                NodeValue::Text(t) => escape_into(t, out),
+                NodeValue::Code(c) => escape_into(&c.literal, out),
+                NodeValue::SoftBreak | NodeValue::LineBreak => out.push_str("<br>"),
+                _ => {}
+            }
+        }
+        return;
+    }
+    DEPTH.with(|d| d.set(depth + 1));
+    f(out);
+    DEPTH.with(|d| d.set(depth));
+}
+
 fn blocks<'a>(parent: &'a AstNode<'a>, out: &mut String) {
+    nested(parent, out, |out| blocks_inner(parent, out));
+}
+
+fn blocks_inner<'a>(parent: &'a AstNode<'a>, out: &mut String) {
     let mut prev_inline = false;
     for child in parent.children() {
         let inline = is_inline_block(child);
@@ -186,6 +216,10 @@ fn block<'a>(node: &'a AstNode<'a>, out: &mut String) {
 }
 
 fn inlines<'a>(parent: &'a AstNode<'a>, out: &mut String) {
+    nested(parent, out, |out| inlines_inner(parent, out));
+}
+
+fn inlines_inner<'a>(parent: &'a AstNode<'a>, out: &mut String) {
     let mut skip_width_of: Option<usize> = None;
     for child in parent.children() {
         let value = child.data.borrow().value.clone();
@@ -439,5 +473,13 @@ mod tests {
             h("- [ ] a\n- [x] b"),
             "<ul><li><input type=\"checkbox\" disabled> a</li><li><input type=\"checkbox\" checked disabled> b</li></ul>"
         );
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        for md in [">".repeat(50_000), "- ".repeat(50_000), "*".repeat(50_000) + "a", "[".repeat(50_000)] {
+            let html = h(&md);
+            let _ = crate::convert::html_to_markdown(&html);
+        }
     }
 }

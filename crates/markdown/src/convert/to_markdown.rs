@@ -1698,4 +1698,13 @@ mod tests {
         assert_eq!(m("<a href=\"https://e.com/x\">e</a>"), "[e](https://e.com/x)");
         assert_eq!(m("see <a href=\"https://e.com\">https://e.com</a>"), "see https://e.com");
     }
+
+    #[test]
+    fn deep_html_does_not_overflow() {
+        for open in ["<ul><li>", "<b>", "<blockquote>", "<div>", "<span style=\"x\">", "<table><tr><td>", "<i><b>"] {
+            let html = open.repeat(20_000) + "x";
+            let md = m(&html);
+            let _ = crate::convert::markdown_to_html(&md);
+        }
+    }
 }
