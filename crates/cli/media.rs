@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use ankiops_connect::{Client, MediaSource};
+use ankiops_markdown::convert::percent_decode;
 use ankiops_sync::{Direction, MarkdownChange, NoteId, NoteRef, Plan};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
@@ -366,30 +367,6 @@ fn markdown_unescape(s: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes; invalid ones or invalid UTF-8 leave the input unchanged.
-fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_string();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                bytes.get(i + 1).and_then(|b| (*b as char).to_digit(16)),
-                bytes.get(i + 2).and_then(|b| (*b as char).to_digit(16)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| s.to_string())
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Names, hashes and rewriting

@@ -14,7 +14,7 @@ mod to_html;
 mod to_markdown;
 
 pub use highlight::HIGHLIGHT_CSS;
-pub use to_html::markdown_to_html;
+pub use to_html::{markdown_to_html, percent_decode};
 pub use to_markdown::html_to_markdown;
 
 use unicode_normalization::UnicodeNormalization;

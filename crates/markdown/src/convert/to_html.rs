@@ -372,8 +372,8 @@ fn media_src(url: &str) -> String {
     percent_encode(&decoded)
 }
 
-/// Decodes `%XX` escapes; invalid escapes or invalid UTF-8 leave the input unchanged.
-pub(crate) fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (as in Anki's image names); invalid escapes or invalid UTF-8 leave the input unchanged.
+pub fn percent_decode(s: &str) -> String {
     if !s.contains('%') {
         return s.to_owned();
     }
