@@ -338,3 +338,17 @@ fn snapshot_and_result_commits_only_cover_the_collection() {
     assert_eq!(log[1], "ankiops: snapshot before ma", "{log:?}");
     assert_eq!(log.last().map(String::as_str), Some("ankiops: init"));
 }
+
+#[test]
+fn a_folder_without_base_whose_notes_render_the_same_has_no_conflicts() {
+    let env = Env::new();
+    pushed(&env);
+    // Spelled differently, rendered the same: `_life_` and `*life*` are both <i>life</i>.
+    let text = env.read("Bio.md").replace("*life*", "_life_");
+    env.write("Bio.md", &text);
+    let repo = git2::Repository::open(env.root()).unwrap();
+    repo.find_reference("refs/ankiops/base").unwrap().delete().unwrap();
+    let run = env.ankiops(&["sync"]).success();
+    assert!(run.stderr.contains("0 conflicts"), "{}", run.stderr);
+    assert_eq!(env.read("Bio.md"), text, "the user's spelling is kept");
+}

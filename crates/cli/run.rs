@@ -97,6 +97,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         )));
     }
     recognise_recreated(&mut input, &snapshot, &registry);
+    align_identical_html(&mut input, &snapshot);
     let options = Options { direction: args.direction, force: args.force };
     let mut plan = ankiops_sync::plan(&input, &options);
     if args.only_add_new {
@@ -829,4 +830,31 @@ fn remove_emptied_decks(
         }
     }
     Ok(())
+}
+
+/// A field whose Markdown converts to exactly the HTML Anki holds is the same on both sides, however the Markdown
+/// was spelled (a folder made by another tool, a first run, a field whose round trip is not exact). Only fields
+/// that differ as Markdown are converted, so an untouched collection costs nothing here.
+fn align_identical_html(input: &mut Input, snapshot: &AnkiSnapshot) {
+    for (id, md) in &input.markdown {
+        let (Some(anki), Some(seen)) = (input.anki.get_mut(id), snapshot.seen.get(id)) else { continue };
+        if anki.fields == md.fields || anki.note_type != md.note_type {
+            continue;
+        }
+        let names: BTreeSet<String> = md.fields.keys().chain(anki.fields.keys()).cloned().collect();
+        for name in names {
+            let (ours, theirs) = (md.field(&name), anki.field(&name));
+            if ours == theirs {
+                continue;
+            }
+            let html = if ours.is_empty() { String::new() } else { ankiops_markdown::convert::markdown_to_html(ours) };
+            if unicode_eq(&html, seen.html.get(&name).map_or("", String::as_str)) {
+                if ours.is_empty() {
+                    anki.fields.remove(&name);
+                } else {
+                    anki.fields.insert(name, ours.to_string());
+                }
+            }
+        }
+    }
 }
