@@ -4,78 +4,25 @@
 //! A proxy between the binary and the backend forwards each request, waits for Anki's reply, and for the
 //! chosen request kills the process instead of passing the reply on.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::Child;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{Env, note_ids};
+use crate::support::{Env, Proxy, Stage, note_ids};
 
-/// Forwards requests to `backend_port`; on request number `kill_at` (1-based) kills `child` before replying.
-struct KillingProxy {
-    url: String,
-    count: Arc<AtomicUsize>,
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < end + 4 + length {
-                let n = stream.read(&mut chunk).ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
+/// A proxy that, once Anki has answered request number `kill_at`, kills `child` instead of passing the reply on.
+fn killing_proxy(backend_port: u16, kill_at: usize, child: Arc<Mutex<Option<Child>>>) -> Proxy {
+    Proxy::start(backend_port, move |n, _body, stage| {
+        if stage == Stage::Answered && n == kill_at {
+            if let Some(child) = child.lock().unwrap().as_mut() {
+                let _ = child.kill();
             }
-            return Some(buf);
+            return false;
         }
-        let n = stream.read(&mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-impl KillingProxy {
-    fn start(backend_port: u16, kill_at: usize, child: Arc<Mutex<Option<Child>>>) -> KillingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let count = Arc::new(AtomicUsize::new(0));
-        let counter = count.clone();
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut client) = stream else { continue };
-                let Some(request) = read_request(&mut client) else { continue };
-                let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", backend_port)) else { continue };
-                if upstream.write_all(&request).is_err() {
-                    continue;
-                }
-                let mut reply = Vec::new();
-                let _ = upstream.read_to_end(&mut reply);
-                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                if n == kill_at {
-                    if let Some(child) = child.lock().unwrap().as_mut() {
-                        let _ = child.kill();
-                    }
-                    continue;
-                }
-                let _ = client.write_all(&reply);
-            }
-        });
-        KillingProxy { url, count }
-    }
+        true
+    })
 }
 
 const START: &str = "Q: kept
@@ -143,9 +90,9 @@ fn killing_the_binary_after_any_request_loses_nothing_and_duplicates_nothing() {
     let env = Env::new();
     prepare(&env);
     let total = {
-        let proxy = KillingProxy::start(env.backend.port(), usize::MAX, Arc::new(Mutex::new(None)));
+        let proxy = killing_proxy(env.backend.port(), usize::MAX, Arc::new(Mutex::new(None)));
         let mut cmd = env.command_at(&["sync", "--yes"], &proxy.url);
-        let status = cmd.status().expect("run ankiops");
+        let status = cmd.output().expect("run ankiops").status;
         assert!(status.success());
         proxy.count.load(Ordering::SeqCst)
     };
@@ -156,8 +103,9 @@ fn killing_the_binary_after_any_request_loses_nothing_and_duplicates_nothing() {
         let env = Env::new();
         let ids = prepare(&env);
         let slot = Arc::new(Mutex::new(None));
-        let proxy = KillingProxy::start(env.backend.port(), kill_at, slot.clone());
+        let proxy = killing_proxy(env.backend.port(), kill_at, slot.clone());
         let mut cmd = env.command_at(&["sync", "--yes"], &proxy.url);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
         *slot.lock().unwrap() = Some(cmd.spawn().expect("run ankiops"));
         loop {
             let done = slot.lock().unwrap().as_mut().and_then(|c| c.try_wait().expect("wait"));

@@ -1,8 +1,12 @@
 //! Shared helpers of the end-to-end tests: a collection folder next to a fresh test backend, and a way to
 //! run the real `ankiops` binary on it hermetically (no user Git config, no terminal).
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ankiops_testkit::Backend;
 use serde_json::{Value, json};
@@ -79,7 +83,12 @@ impl Env {
     }
 
     pub fn ankiops(&self, args: &[&str]) -> Run {
-        let output: Output = self.command(args).output().expect("run the ankiops binary");
+        self.run_at(args, self.backend.url())
+    }
+
+    /// Runs the binary against AnkiConnect at `url` (a [`Proxy`], say).
+    pub fn run_at(&self, args: &[&str], url: &str) -> Run {
+        let output: Output = self.command_at(args, url).output().expect("run the ankiops binary");
         Run {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -165,4 +174,79 @@ pub fn note_ids(text: &str) -> Vec<i64> {
         .filter_map(|l| l.trim().strip_prefix("<!-- note_id:"))
         .filter_map(|l| l.trim_end_matches("-->").trim().parse().ok())
         .collect()
+}
+
+/// When a [`Proxy`] hook is called for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Before the request goes to Anki.
+    Received,
+    /// Anki has applied it and answered; the hook's `false` drops the answer.
+    Answered,
+}
+
+/// A loopback proxy in front of the backend that counts requests and lets a test act between them: edit a note
+/// in Anki while a run is underway, or kill the run right after Anki applied a request.
+pub struct Proxy {
+    pub url: String,
+    pub count: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    /// `hook(n, body, stage)`: `n` counts requests from 1; returning `false` at [`Stage::Answered`] withholds
+    /// Anki's answer from the client.
+    pub fn start(backend_port: u16, mut hook: impl FnMut(usize, &str, Stage) -> bool + Send + 'static) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("proxy address").port());
+        let count = Arc::new(AtomicUsize::new(0));
+        let counter = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut client) = stream else { continue };
+                let Some(request) = read_request(&mut client) else { continue };
+                let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                let body = String::from_utf8_lossy(&request).into_owned();
+                hook(n, &body, Stage::Received);
+                let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", backend_port)) else { continue };
+                if upstream.write_all(&request).is_err() {
+                    continue;
+                }
+                let mut reply = Vec::new();
+                let _ = upstream.read_to_end(&mut reply);
+                if hook(n, &body, Stage::Answered) {
+                    let _ = client.write_all(&reply);
+                }
+            }
+        });
+        Proxy { url, count }
+    }
+}
+
+/// One HTTP request, headers and `Content-Length` body.
+fn read_request(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let n = stream.read(&mut chunk).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some(buf);
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
 }

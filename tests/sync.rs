@@ -352,3 +352,30 @@ fn a_folder_without_base_whose_notes_render_the_same_has_no_conflicts() {
     assert!(run.stderr.contains("0 conflicts"), "{}", run.stderr);
     assert_eq!(env.read("Bio.md"), text, "the user's spelling is kept");
 }
+
+#[test]
+fn a_note_edited_in_anki_while_a_run_writes_it_is_not_overwritten() {
+    let env = Env::new();
+    let ids = pushed(&env);
+    env.write("Bio.md", &env.read("Bio.md").replace("A: ATP", "A: ATP from Markdown"));
+    // While `ma` runs, after it read Anki and before it writes, the user saves an edit of the same note in Anki.
+    let port = env.backend.port();
+    let note = ids[1];
+    let proxy = crate::support::Proxy::start(port, move |_, body, stage| {
+        // `deckNamesAndIds` is the last read before the writes.
+        if stage == crate::support::Stage::Received && body.contains("\"deckNamesAndIds\"") {
+            let edit = json!({"action": "updateNoteFields", "version": 6,
+                "params": {"note": {"id": note, "fields": {"Answer": "ATP, saved in Anki meanwhile"}}}});
+            ankiops_testkit::raw_request(port, "POST", Some("application/json"), edit.to_string().as_bytes()).unwrap();
+        }
+        true
+    });
+    let run = env.run_at(&["ma"], &proxy.url);
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(run.stderr.contains("was edited in Anki during this run"), "{}", run.stderr);
+    assert_eq!(env.anki_note(note).fields["Answer"], "ATP, saved in Anki meanwhile");
+    // The next run sees both edits as what they are: a conflict, not an overwrite.
+    let run = env.ankiops(&["sync"]);
+    assert_eq!(run.code, 1, "{}", run.snapshot());
+    assert!(env.read("Bio.md").contains("ATP, saved in Anki meanwhile"));
+}

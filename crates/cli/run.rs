@@ -429,7 +429,8 @@ fn apply_to_anki(
         client.multi_all(&actions, &mut |_, _| {})?;
     }
 
-    // A note edited in Anki since we read it is not overwritten.
+    // A note edited in Anki since we read it is not overwritten. Its `mod` alone cannot tell (it counts whole
+    // seconds), so the notes about to be written are read again and compared with what the plan was made from.
     let touched: Vec<NoteId> = changes
         .iter()
         .filter_map(|(p, c)| match (p.note, c) {
@@ -439,9 +440,15 @@ fn apply_to_anki(
         .collect();
     let mut moved_under_us = BTreeSet::new();
     if !touched.is_empty() {
-        for (id, m) in touched.iter().zip(client.notes_mod_time(&touched)?) {
-            let now = m.and_then(|m| m.mod_time);
-            if now != snapshot.seen.get(id).map(|s| s.mod_time) {
+        for (id, info) in touched.iter().zip(client.notes_info(&touched)?) {
+            let unchanged = match (info, snapshot.seen.get(id)) {
+                (Some(info), Some(seen)) => {
+                    let now = anki::seen_from_info(&info, Some(seen), registry);
+                    now.html == seen.html && now.tags == seen.tags && now.note_type == seen.note_type
+                }
+                _ => false,
+            };
+            if !unchanged {
                 moved_under_us.insert(*id);
                 applied.failed.insert(NoteRef::Existing(*id));
                 report.problems.push(Problem::note(
