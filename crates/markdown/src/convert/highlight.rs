@@ -1029,9 +1029,9 @@ fn css(s: &str, out: &mut String) {
     while i < s.len() {
         let rest = &s[i..];
         let c = rest.chars().next().unwrap_or(' ');
-        if rest.starts_with("/*") {
+        if let Some(body) = rest.strip_prefix("/*") {
             flush!();
-            let end = rest[2..].find("*/").map_or(s.len(), |e| i + e + 4);
+            let end = body.find("*/").map_or(s.len(), |e| i + e + 4);
             span("hl-com", &s[i..end], out);
             i = end;
             plain_start = i;

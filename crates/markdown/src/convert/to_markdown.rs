@@ -95,13 +95,13 @@ impl Partners {
 
 thread_local! {
     /// The [`Partners`] of the field being converted (set at the start of [`html_to_markdown`]).
-    static PARTNERS: std::cell::Cell<Partners> = std::cell::Cell::new(Partners {
+    static PARTNERS: std::cell::Cell<Partners> = const { std::cell::Cell::new(Partners {
         star: usize::MAX,
         underscore: usize::MAX,
         tilde: usize::MAX,
         caret: usize::MAX,
         equals: usize::MAX,
-    });
+    }) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +481,7 @@ fn resolve_dollars(s: &str) -> String {
             escaped[i] = true;
             continue;
         }
-        if !chars.get(i + 1).is_some_and(|c| !c.is_whitespace()) {
+        if chars.get(i + 1).is_none_or(|c| c.is_whitespace()) {
             continue;
         }
         let mut j = i + 1;
@@ -1218,7 +1218,7 @@ impl Inl {
             && right_flanking(last, next)
             && !prev_conflict
             && !next_conflict
-            && !(prev == '\\');
+            && (prev != '\\');
         if ok {
             self.out.push_str(delim);
             self.out.push_str(body);
