@@ -22,6 +22,7 @@ use corpus::Collection;
 use proxy::{Proxy, Record};
 
 const HELP: &str = "usage: cargo xtask bench [--quick] [--reps N] [--tool ankiops|python|both] [--seed N] [--no-write]
+       cargo xtask bench --generate DIR NOTES DECKS [--seed N]
 
 Benchmarks ankiops (release build) against the Python AnkiOps 0.6.6 on generated collections of
 1,000 notes / 50 decks and 10,000 notes / 500 decks, each tool on a fresh test backend, behind a
@@ -32,7 +33,9 @@ options:
   --reps N       repetitions per measured run, median reported (default 3; the 10k first import runs once)
   --tool T       ankiops, python or both (default both)
   --seed N       generator seed (default 42)
-  --no-write     print the table only";
+  --no-write     print the table only
+  --generate DIR NOTES DECKS
+                 only write a generated collection into DIR (to profile a tool by hand)";
 
 /// This checkout: xtask's own manifest dir, not the testkit's (a shared target dir can hold a testkit built
 /// from another copy of the repository).
@@ -61,10 +64,12 @@ struct Options {
     python: bool,
     seed: u64,
     write: bool,
+    /// `--generate DIR NOTES DECKS`: only write a collection (for profiling by hand).
+    generate: Option<(PathBuf, usize, usize)>,
 }
 
 fn parse(args: &[String]) -> Result<Option<Options>, String> {
-    let mut o = Options { quick: false, reps: 3, rust: true, python: true, seed: 42, write: true };
+    let mut o = Options { quick: false, reps: 3, rust: true, python: true, seed: 42, write: true, generate: None };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{arg} needs a value\n\n{HELP}"));
@@ -80,6 +85,13 @@ fn parse(args: &[String]) -> Result<Option<Options>, String> {
             "--seed" => {
                 let v = value()?;
                 o.seed = v.parse().map_err(|_| format!("--seed takes a number, not {v:?}"))?;
+            }
+            "--generate" => {
+                let dir = PathBuf::from(value()?);
+                let notes = value()?.parse().map_err(|_| "--generate DIR NOTES DECKS takes numbers".to_owned())?;
+                let decks = value()?.parse().map_err(|_| "--generate DIR NOTES DECKS takes numbers".to_owned())?;
+                std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+                o.generate = Some((dir, notes, decks));
             }
             "--tool" => match value()?.as_str() {
                 "ankiops" => o.python = false,
@@ -149,6 +161,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         println!("{HELP}");
         return Ok(());
     };
+    if let Some((dir, notes, decks)) = &opts.generate {
+        Collection::generate(*notes, *decks, opts.seed).write(dir)?;
+        println!("wrote {notes} notes in {decks} decks to {}", dir.display());
+        return Ok(());
+    }
     let proxy = Proxy::start(PROXY_PORT)?;
     let rust_bin = if opts.rust { Some(build_ankiops()?) } else { None };
     let python_bin = if opts.python {
