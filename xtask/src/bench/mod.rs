@@ -415,9 +415,10 @@ impl Bench<'_> {
         // /usr/bin/time prints the RSS on its last line (after any "Command exited" note).
         let rss_kb = rss_text.lines().filter_map(|l| l.trim().parse::<u64>().ok()).next_back().unwrap_or(0);
         eprintln!(
-            "bench:   {} {verb}: {:.2} s, {} MB, {} requests, {} KB up, {} KB down",
+            "bench:   {} {verb}: {:.2} s (backend {:.2} s), {} MB, {} requests, {} KB up, {} KB down",
             tool.name(),
             wall.as_secs_f64(),
+            record.backend.as_secs_f64(),
             rss_kb / 1024,
             record.requests,
             record.bytes_up / 1024,

@@ -17,6 +17,8 @@ pub struct Record {
     pub requests: usize,
     pub bytes_up: usize,
     pub bytes_down: usize,
+    /// Time spent waiting for the backend (request forwarded to reply read), summed over requests.
+    pub backend: std::time::Duration,
     /// Action name (sub-actions of a `multi` as `multi/name`) -> count.
     pub actions: BTreeMap<String, usize>,
     /// Request bodies, kept only while capturing.
@@ -158,11 +160,13 @@ fn count_actions(body: &[u8], actions: &mut BTreeMap<String, usize>) {
 fn serve(mut conn: TcpStream, state: &Mutex<State>) -> Result<(), String> {
     let Some((request, head_end)) = read_request(&mut conn)? else { return Ok(()) };
     let port = lock(state).backend_port;
+    let started = std::time::Instant::now();
     let mut backend =
         TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect to the backend on port {port}: {e}"))?;
     backend.write_all(&request).map_err(|e| format!("forward the request: {e}"))?;
     let mut reply = Vec::new();
     backend.read_to_end(&mut reply).map_err(|e| format!("read the backend's reply: {e}"))?;
+    let waited = started.elapsed();
     // Counted before the reply is relayed, so a client that exits right after it is fully counted.
     {
         let body = &request[head_end..];
@@ -172,6 +176,7 @@ fn serve(mut conn: TcpStream, state: &Mutex<State>) -> Result<(), String> {
         record.requests += 1;
         record.bytes_up += request.len();
         record.bytes_down += reply.len();
+        record.backend += waited;
         count_actions(body, &mut record.actions);
         if capture {
             record.bodies.push(body.to_vec());
