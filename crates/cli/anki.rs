@@ -8,7 +8,7 @@ use ankiops_markdown::Registry;
 use ankiops_markdown::convert::{html_to_markdown, markdown_to_html, normalize_markdown};
 use ankiops_sync::{NoteId, NoteState};
 
-use crate::base::{Base, Seen};
+use crate::base::Seen;
 use crate::error::Result;
 
 /// Every managed note Anki holds, as the engine sees it, plus what was read for the next base.
@@ -40,15 +40,24 @@ pub fn escape_search(text: &str) -> String {
 
 /// Reads the managed notes: `findNotes`, `notesModTime`, `notesInfo` only for notes whose `mod` moved since
 /// the base, and `getDecks` for the deck of every note. A handful of requests at any size.
-pub fn read(client: &Client, caps: &Capabilities, registry: &Registry, base: &Base) -> Result<AnkiSnapshot> {
+/// `previous` is what the base remembers Anki held (moved in: unchanged notes are taken over, not copied).
+pub fn read(
+    client: &Client,
+    caps: &Capabilities,
+    registry: &Registry,
+    mut previous: BTreeMap<NoteId, Seen>,
+    read_at: i64,
+) -> Result<AnkiSnapshot> {
     let ids = client.find_notes(&managed_query(registry))?;
     let mut changed: Vec<NoteId> = Vec::new();
     let mut seen: BTreeMap<NoteId, Seen> = BTreeMap::new();
     if caps.has_notes_mod_time() {
         for (id, m) in ids.iter().zip(client.notes_mod_time(&ids)?) {
-            match (m.and_then(|m| m.mod_time), base.seen.get(id)) {
-                (Some(now), Some(s)) if s.mod_time == now && now + 2 < base.read_at => {
-                    seen.insert(*id, s.clone());
+            match (m.and_then(|m| m.mod_time), previous.get(id)) {
+                (Some(now), Some(s)) if s.mod_time == now && now + 2 < read_at => {
+                    if let Some(s) = previous.remove(id) {
+                        seen.insert(*id, s);
+                    }
                 }
                 (Some(_), _) | (None, _) => changed.push(*id),
             }
@@ -58,8 +67,8 @@ pub fn read(client: &Client, caps: &Capabilities, registry: &Registry, base: &Ba
     }
     let fetched = changed.len();
     for info in client.notes_info(&changed)?.into_iter().flatten() {
-        let previous = base.seen.get(&info.note_id);
-        seen.insert(info.note_id, seen_from_info(&info, previous, registry));
+        let before = previous.get(&info.note_id);
+        seen.insert(info.note_id, seen_from_info(&info, before, registry));
     }
     let cards: Vec<i64> = seen.values().filter_map(|s| s.cards.first().copied()).collect();
     let mut deck_of_card: BTreeMap<i64, String> = BTreeMap::new();

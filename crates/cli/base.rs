@@ -65,9 +65,8 @@ impl Base {
         Ok(base)
     }
 
-    pub fn to_json(&self) -> String {
-        let mut base = self.clone();
-        base.version = FORMAT_VERSION;
-        serde_json::to_string(&base).expect("the base always serializes")
+    pub fn to_json(&mut self) -> String {
+        self.version = FORMAT_VERSION;
+        serde_json::to_string(self).expect("the base always serializes")
     }
 }

@@ -75,7 +75,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     for e in &collection.errors {
         report.problems.push(Problem::error(e.clone()));
     }
-    let snapshot = anki::read(&client, &caps, &registry, &base)?;
+    let mut base = base;
+    let snapshot = anki::read(&client, &caps, &registry, std::mem::take(&mut base.seen), base.read_at)?;
     report.fetched = snapshot.fetched;
 
     // Markdown deck names take Anki's spelling of the same deck, so case alone is never a move.
@@ -122,8 +123,6 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let writes_anki = args.direction != Direction::ToMarkdown;
     let mut applied =
         apply_to_anki(&client, &defs, &registry, &plan, &base.note_types, writes_anki, &snapshot, &mut report)?;
-    let mut new_base = base.clone();
-    new_base.seen = snapshot.seen.clone();
     write_markdown(
         ctx,
         &client,
@@ -138,6 +137,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         &mut report,
     )?;
     media.download(&client, &plan, &applied.failed, &mut report)?;
+    // What Anki holds now: the notes read at the start (notes it no longer has are gone from that), then what
+    // this run deleted and wrote.
+    let mut new_base = base;
+    new_base.seen = snapshot.seen;
 
     // The new base: agreed states, and what Anki holds now for the notes we wrote.
     for p in &plan.notes {
@@ -174,8 +177,6 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     for (id, seen) in applied.read_back {
         new_base.seen.insert(id, seen);
     }
-    // Notes Anki no longer has are forgotten in the cache; the agreed base keeps only notes in scope or untouched.
-    new_base.seen.retain(|id, _| snapshot.seen.contains_key(id) || applied.created.values().any(|c| c == id));
     new_base.read_at = now_secs();
     new_base.note_types.extend(applied.note_types.clone());
     media.finish(&mut new_base, &mut report);
@@ -378,7 +379,7 @@ struct Applied {
     deleted: BTreeSet<NoteId>,
     read_back: BTreeMap<NoteId, Seen>,
     /// The Markdown we sent, per note, to recognise its HTML when reading back.
-    sent: BTreeMap<NoteId, NoteState>,
+    sent: BTreeMap<NoteId, (NoteState, BTreeMap<String, String>)>,
     /// Note types now matching our definitions, with their hashes.
     note_types: BTreeMap<String, String>,
 }
@@ -481,11 +482,11 @@ fn apply_to_anki(
         let mut bar = crate::report::progress(notes.len(), "adding notes");
         let results = client.add_notes(&notes, &mut |done, _| bar.set(done))?;
         bar.finish();
-        for ((p, state), result) in creates.iter().zip(results) {
+        for (((p, state), note), result) in creates.iter().zip(notes).zip(results) {
             match result {
                 Ok(id) => {
                     applied.created.insert(p.note, id);
-                    applied.sent.insert(id, (*state).clone());
+                    applied.sent.insert(id, ((*state).clone(), note.fields));
                 }
                 Err(message) => {
                     applied.failed.insert(p.note);
@@ -504,8 +505,8 @@ fn apply_to_anki(
         if moved_under_us.contains(&id) {
             continue;
         }
-        applied.sent.insert(id, after.clone());
         let html = anki::fields_html(after, registry);
+        applied.sent.insert(id, (after.clone(), html.clone()));
         let tags: Vec<String> = after.tags.iter().cloned().collect();
         if before.note_type != after.note_type {
             actions.push((
@@ -576,16 +577,22 @@ fn apply_to_anki(
         applied.sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
     if !written.is_empty() {
         for info in client.notes_info(&written)?.into_iter().flatten() {
-            let sent = &applied.sent[&info.note_id];
-            let expected = anki::fields_html(sent, registry);
-            let mut seen = anki::seen_from_info(&info, None, registry);
+            let (sent, expected) = &applied.sent[&info.note_id];
             let landed = expected.iter().all(|(name, html)| {
                 let got = info.fields.get(name).map_or("", |f| f.value.as_str());
                 unicode_eq(got, html)
             });
+            // Fields holding what we sent keep the Markdown we sent, unconverted.
+            let as_sent = Seen {
+                mod_time: 0,
+                note_type: sent.note_type.clone(),
+                html: expected.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                markdown: sent.fields.clone(),
+                tags: Vec::new(),
+                cards: Vec::new(),
+            };
+            let seen = anki::seen_from_info(&info, Some(&as_sent), registry);
             if landed {
-                // Anki holds exactly what we sent: its Markdown is what we sent.
-                seen.markdown = sent.fields.clone();
                 applied.read_back.insert(info.note_id, seen);
             } else {
                 let note = applied
@@ -627,6 +634,9 @@ fn write_markdown(
     report: &mut Report,
 ) -> Result<()> {
     let mut removals: BTreeSet<Location> = BTreeSet::new();
+    // Deck files by Anki's case-insensitive deck identity, looked up once per note written.
+    let mut by_key: BTreeMap<String, usize> =
+        collection.decks.iter().enumerate().map(|(i, d)| (deck_key(&d.deck), i)).collect();
     let mut emptied: BTreeSet<usize> = BTreeSet::new();
     let location_of = |note: NoteRef| match note {
         NoteRef::Existing(id) => locations.get(&id).copied(),
@@ -671,8 +681,9 @@ fn write_markdown(
                     _ => Vec::new(),
                 };
                 let block = note_block(id, state, conflicts, registry);
-                let target = match collection.deck_index(&state.deck) {
-                    Some(d) => d,
+                let key = deck_key(&state.deck);
+                let target = match by_key.get(&key) {
+                    Some(d) => *d,
                     None => {
                         let name = deck_to_file_name(&state.deck);
                         let deck_id = snapshot.deck_ids.get(&state.deck).copied();
@@ -682,6 +693,7 @@ fn write_markdown(
                             file: DeckFile::new(deck_id),
                             original: String::new(),
                         });
+                        by_key.insert(key, collection.decks.len() - 1);
                         collection.decks.len() - 1
                     }
                 };
