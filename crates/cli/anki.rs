@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ankiops_connect::{Capabilities, Client, NoteInfo};
+use ankiops_connect::{Action, Capabilities, Client, NoteInfo};
 use ankiops_markdown::Registry;
 use ankiops_markdown::convert::{html_to_markdown, markdown_to_html, normalize_markdown};
 use ankiops_sync::{NoteId, NoteState};
+use serde_json::{Value, json};
 
 use crate::base::Seen;
-use crate::error::Result;
+use crate::error::{CliError, Result};
 
 /// Every managed note Anki holds, as the engine sees it, plus what was read for the next base.
 pub struct AnkiSnapshot {
@@ -46,7 +47,6 @@ pub fn read(
     caps: &Capabilities,
     registry: &Registry,
     mut previous: BTreeMap<NoteId, Seen>,
-    read_at: i64,
 ) -> Result<AnkiSnapshot> {
     let ids = client.find_notes(&managed_query(registry))?;
     let mut changed: Vec<NoteId> = Vec::new();
@@ -54,7 +54,7 @@ pub fn read(
     if caps.has_notes_mod_time() {
         for (id, m) in ids.iter().zip(client.notes_mod_time(&ids)?) {
             match (m.and_then(|m| m.mod_time), previous.get(id)) {
-                (Some(now), Some(s)) if s.mod_time == now && now + 2 < read_at => {
+                (Some(now), Some(s)) if s.mod_time == now && now < s.observed => {
                     if let Some(s) = previous.remove(id) {
                         seen.insert(*id, s);
                     }
@@ -66,20 +66,28 @@ pub fn read(
         changed = ids.clone();
     }
     let fetched = changed.len();
+    let observed = crate::base::now_secs();
     for info in client.notes_info(&changed)?.into_iter().flatten() {
         let before = previous.get(&info.note_id);
-        seen.insert(info.note_id, seen_from_info(&info, before, registry));
+        let mut now = seen_from_info(&info, before, registry);
+        now.observed = observed;
+        seen.insert(info.note_id, now);
     }
+    // Deck membership and deck ids in one request: `getDecks` of every note's first card and `deckNamesAndIds`.
     let cards: Vec<i64> = seen.values().filter_map(|s| s.cards.first().copied()).collect();
+    let replies = client.multi_all(
+        &[Action::new("getDecks", json!({"cards": cards})), Action::new("deckNamesAndIds", Value::Null)],
+        &mut |_, _| {},
+    )?;
+    let mut replies = replies.into_iter();
+    let decks: BTreeMap<String, Vec<i64>> = decode("getDecks", replies.next().unwrap_or_default())?;
+    let deck_ids: BTreeMap<String, i64> = decode("deckNamesAndIds", replies.next().unwrap_or_default())?;
     let mut deck_of_card: BTreeMap<i64, String> = BTreeMap::new();
-    if !cards.is_empty() {
-        for (deck, cards) in client.get_decks(&cards)? {
-            for card in cards {
-                deck_of_card.insert(card, deck.clone());
-            }
+    for (deck, cards) in decks {
+        for card in cards {
+            deck_of_card.insert(card, deck.clone());
         }
     }
-    let deck_ids = client.deck_names_and_ids()?;
     let notes = seen
         .iter()
         .map(|(id, s)| {
@@ -88,6 +96,13 @@ pub fn read(
         })
         .collect();
     Ok(AnkiSnapshot { notes, seen, deck_ids, fetched })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(action: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| {
+        CliError::input(format!("AnkiConnect answered `{action}` with something unexpected: {e}"))
+            .hint("update the AnkiConnect add-on, then run this again")
+    })
 }
 
 /// The engine's view of a note Anki holds.
@@ -130,6 +145,7 @@ pub fn seen_from_info(info: &NoteInfo, previous: Option<&Seen>, registry: &Regis
         markdown,
         tags,
         cards: info.cards.clone(),
+        observed: 0,
     }
 }
 

@@ -18,11 +18,6 @@ pub struct Base {
     pub notes: BTreeMap<NoteId, NoteState>,
     /// What Anki held for each note when last read.
     pub seen: BTreeMap<NoteId, Seen>,
-    /// When the run that wrote this base finished reading Anki (epoch seconds). Anki's `mod` has a resolution of
-    /// one second, so a note whose `mod` is that close to this time is read again, in case it changed within the
-    /// same second.
-    #[serde(default)]
-    pub read_at: i64,
     /// Note type name -> hash of the definition (fields, templates, CSS) last brought into Anki; a definition
     /// whose hash moved (a template edited in `note_types/`, a new ankiops version) is updated in Anki.
     #[serde(default)]
@@ -45,6 +40,16 @@ pub struct Seen {
     pub tags: Vec<String>,
     /// Card ids in template order; the first card's deck is the note's deck.
     pub cards: Vec<i64>,
+    /// The second (epoch) in which the request that read this began. Anki's `mod` counts whole seconds, so
+    /// the cache is trusted only when `mod` is older than that: an edit made after our read then has a later
+    /// `mod`. A note modified in the same second as it was read is read again next time.
+    #[serde(default)]
+    pub observed: i64,
+}
+
+/// The time now in epoch seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Base {

@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         report.problems.push(Problem::error(e.clone()));
     }
     let mut base = base;
-    let snapshot = anki::read(&client, &caps, &registry, std::mem::take(&mut base.seen), base.read_at)?;
+    let snapshot = anki::read(&client, &caps, &registry, std::mem::take(&mut base.seen))?;
     report.fetched = snapshot.fetched;
 
     // Markdown deck names take Anki's spelling of the same deck, so case alone is never a move.
@@ -177,7 +177,6 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     for (id, seen) in applied.read_back {
         new_base.seen.insert(id, seen);
     }
-    new_base.read_at = now_secs();
     new_base.note_types.extend(applied.note_types.clone());
     media.finish(&mut new_base, &mut report);
     repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
@@ -576,6 +575,7 @@ fn apply_to_anki(
     let written: Vec<NoteId> =
         applied.sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
     if !written.is_empty() {
+        let observed = crate::base::now_secs();
         for info in client.notes_info(&written)?.into_iter().flatten() {
             let (sent, expected) = &applied.sent[&info.note_id];
             let landed = expected.iter().all(|(name, html)| {
@@ -590,8 +590,10 @@ fn apply_to_anki(
                 markdown: sent.fields.clone(),
                 tags: Vec::new(),
                 cards: Vec::new(),
+                observed: 0,
             };
-            let seen = anki::seen_from_info(&info, Some(&as_sent), registry);
+            let mut seen = anki::seen_from_info(&info, Some(&as_sent), registry);
+            seen.observed = observed;
             if landed {
                 applied.read_back.insert(info.note_id, seen);
             } else {
@@ -770,11 +772,6 @@ fn note_block(id: Option<NoteId>, state: &NoteState, conflicts: Vec<FieldConflic
         conflicts,
         line: 0,
     }
-}
-
-/// The time now in epoch seconds (for [`Base::read_at`]).
-fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A new Markdown note whose HTML is exactly what an Anki note unknown to the base holds (same deck, type and
