@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         report.problems.push(Problem::error(e.clone()));
     }
     let mut base = base;
-    let snapshot = anki::read(&client, &caps, &registry, std::mem::take(&mut base.seen))?;
+    let mut snapshot = anki::read(&client, &caps, &registry, std::mem::take(&mut base.seen))?;
     report.fetched = snapshot.fetched;
 
     // Markdown deck names take Anki's spelling of the same deck, so case alone is never a move.
@@ -89,7 +89,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
 
     let scope = Scope::new(ctx, args, &collection)?;
-    let (mut input, locations, new_locations, unresolved_new) = build_input(&collection, &base, &snapshot, &scope);
+    let (mut input, locations, new_locations, unresolved_new, base_outside) =
+        build_input(&collection, std::mem::take(&mut base.notes), std::mem::take(&mut snapshot.notes), &scope);
     for (d, line) in unresolved_new {
         let path =
             collection.decks[d].path.strip_prefix(&ctx.root).unwrap_or(&collection.decks[d].path).display().to_string();
@@ -141,6 +142,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     // this run deleted and wrote.
     let mut new_base = base;
     new_base.seen = snapshot.seen;
+    new_base.notes = base_outside;
+    new_base.notes.append(&mut input.base);
 
     // The new base: agreed states, and what Anki holds now for the notes we wrote.
     for p in &plan.notes {
@@ -238,11 +241,19 @@ impl Scope {
     }
 }
 
-/// The engine's input, where each Markdown note sits (by id, and new notes in order), and new notes holding
-/// conflict markers (deck index, line).
-type MarkdownInput = (Input, BTreeMap<NoteId, Location>, Vec<Location>, Vec<(usize, usize)>);
+/// The engine's input, where each Markdown note sits (by id, and new notes in order), new notes holding
+/// conflict markers (deck index, line), and the base notes outside the run's scope.
+type MarkdownInput =
+    (Input, BTreeMap<NoteId, Location>, Vec<Location>, Vec<(usize, usize)>, BTreeMap<NoteId, NoteState>);
 
-fn build_input(collection: &Collection, base: &Base, snapshot: &AnkiSnapshot, scope: &Scope) -> MarkdownInput {
+/// `base` and `anki` are moved in (they are large); base notes outside the scope come back in `Input`'s
+/// companion, so the new base keeps them.
+fn build_input(
+    collection: &Collection,
+    base: BTreeMap<NoteId, NoteState>,
+    anki: BTreeMap<NoteId, NoteState>,
+    scope: &Scope,
+) -> MarkdownInput {
     let mut input = Input::default();
     let mut locations = BTreeMap::new();
     let mut new_locations = Vec::new();
@@ -276,28 +287,32 @@ fn build_input(collection: &Collection, base: &Base, snapshot: &AnkiSnapshot, sc
             }
         }
     }
-    for (id, state) in &base.notes {
-        if scope.contains(&state.deck) && !out_of_scope.contains(id) {
-            input.base.insert(*id, state.clone());
+    let mut outside = BTreeMap::new();
+    for (id, state) in base {
+        if scope.contains(&state.deck) && !out_of_scope.contains(&id) {
+            input.base.insert(id, state);
         } else {
-            out_of_scope.insert(*id);
+            out_of_scope.insert(id);
+            outside.insert(id, state);
         }
     }
-    for (id, state) in &snapshot.notes {
-        if scope.contains(&state.deck) && !out_of_scope.contains(id) {
-            input.anki.insert(*id, state.clone());
+    for (id, state) in anki {
+        if scope.contains(&state.deck) && !out_of_scope.contains(&id) {
+            input.anki.insert(id, state);
         } else {
-            out_of_scope.insert(*id);
+            out_of_scope.insert(id);
         }
     }
     // A note in scope on one side but not on another (moved across the scope's edge) is left alone entirely.
     for id in &out_of_scope {
         input.markdown.remove(id);
-        input.base.remove(id);
+        if let Some(state) = input.base.remove(id) {
+            outside.insert(*id, state);
+        }
         input.anki.remove(id);
         input.unresolved.remove(id);
     }
-    (input, locations, new_locations, unresolved_new)
+    (input, locations, new_locations, unresolved_new, outside)
 }
 
 /// The engine's view of a Markdown note.
