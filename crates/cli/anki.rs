@@ -110,7 +110,7 @@ pub fn state_of(seen: &Seen, deck: String) -> NoteState {
     NoteState {
         note_type: seen.note_type.clone(),
         deck,
-        fields: seen.markdown.clone(),
+        fields: seen.markdown.to_map(),
         tags: seen.tags.iter().cloned().collect::<BTreeSet<_>>(),
     }
     .normalized()
@@ -141,8 +141,8 @@ pub fn seen_from_info(info: &NoteInfo, previous: Option<&Seen>, registry: &Regis
     Seen {
         mod_time: info.mod_time.unwrap_or_default(),
         note_type: info.model_name.clone(),
-        html,
-        markdown,
+        html: html.into_iter().collect(),
+        markdown: markdown.into_iter().collect(),
         tags,
         cards: info.cards.clone(),
         observed: 0,

@@ -64,9 +64,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
 
     let mut report = Report::new(args.command, args.dry_run || args.read_only);
-    let base = match repo.read_base()? {
-        Some(text) => Base::parse(&text)?,
-        None => Base::default(),
+    let (base, base_size) = match repo.read_base()? {
+        Some(text) => (Base::parse(&text)?, text.len()),
+        None => (Base::default(), 0),
     };
     // Media: files changed since they were pushed get content-hashed names, rewritten in the deck files first.
     let dry = args.dry_run || args.read_only;
@@ -182,10 +182,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
     new_base.note_types.extend(applied.note_types.clone());
     media.finish(&mut new_base, &mut report);
-    repo.write_base(&new_base.to_json(), &format!("ankiops: base after {}", args.command))?;
-
     report.summary = plan.summary(&input);
     report.summary.anki_created -= applied.failed_creates.min(report.summary.anki_created);
+    // The snapshots are done with: free them before the base is serialised, the run's peak of memory.
+    drop((input, plan, collection));
+    repo.write_base(&new_base.to_json(base_size), &format!("ankiops: base after {}", args.command))?;
     if commits {
         if report.changed_anything() {
             repo.commit_run(&report.commit_message())?;
@@ -602,7 +603,7 @@ fn apply_to_anki(
                 mod_time: 0,
                 note_type: sent.note_type.clone(),
                 html: expected.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect(),
-                markdown: sent.fields.clone(),
+                markdown: sent.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 tags: Vec::new(),
                 cards: Vec::new(),
                 observed: 0,
@@ -810,7 +811,7 @@ fn recognise_recreated(input: &mut Input, snapshot: &AnkiSnapshot, registry: &Re
     for id in orphans {
         let (Some(state), Some(seen)) = (input.anki.get(&id), snapshot.seen.get(&id)) else { continue };
         let found = wanted.iter().find(|(html, md)| {
-            *html == seen.html && md.deck == state.deck && md.note_type == state.note_type && md.tags == state.tags
+            seen.html == *html && md.deck == state.deck && md.note_type == state.note_type && md.tags == state.tags
         });
         if let Some((_, md)) = found {
             input.anki.insert(id, (*md).clone());
