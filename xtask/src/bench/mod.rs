@@ -430,7 +430,7 @@ impl Bench<'_> {
     }
 
     /// Waits until [`SETTLE`] has passed since the last run ended (not measured). Anki's modification times have
-    /// one-second resolution, so ankiops re-reads every note modified within 2 s of its last read; a user's next
+    /// one-second resolution, so ankiops re-reads every note modified in the second it was last read; a user's next
     /// run is never that close, a benchmark's would be.
     fn settle(&self) {
         if let Some(end) = self.last_end.get() {
