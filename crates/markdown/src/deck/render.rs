@@ -189,6 +189,8 @@ pub(super) fn deck_to_text(file: &DeckFile, registry: &Registry) -> String {
     if file.bom {
         out.push('\u{feff}');
     }
+    // Where the text proper starts: a byte order mark is not a line that needs ending.
+    let start = out.len();
     match (file.deck_id, &file.deck_line) {
         (Some(id), Some((raw_id, text))) if id == *raw_id => out.push_str(text),
         (Some(id), _) => {
@@ -206,7 +208,7 @@ pub(super) fn deck_to_text(file: &DeckFile, registry: &Registry) -> String {
             (_, Some(r)) if !r.lead.is_empty() => r.lead.as_str(),
             _ => separator.as_str(),
         };
-        if !out.is_empty() && !out.ends_with('\n') && !lead.starts_with(['\r', '\n']) {
+        if out.len() > start && !out.ends_with('\n') && !lead.starts_with(['\r', '\n']) {
             out.push_str(eol);
         }
         out.push_str(lead);

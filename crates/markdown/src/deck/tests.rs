@@ -397,3 +397,12 @@ fn custom_note_types_and_explicit_types() {
     note.note_id = Some(8);
     assert_eq!(render_note(&note, &registry), "<!-- note_id: 8 -->\n<!-- note_type: MyQA -->\nQ: a\nA: b");
 }
+
+/// Found by the `parse_deck` fuzz target: a byte order mark directly followed by a note gained a blank line.
+#[test]
+fn a_byte_order_mark_before_the_first_note_is_kept_as_is() {
+    roundtrip("\u{feff}Q: one\nA: 1\n\n---\n\nQ: two\nA: 2\n");
+    let mut file = roundtrip("\u{feff}<!-- deck_id: 3 -->\nQ: one\nA: 1\n");
+    file.set_note_id(0, 9);
+    assert_eq!(file.to_text(&registry()), "\u{feff}<!-- deck_id: 3 -->\n<!-- note_id: 9 -->\nQ: one\nA: 1\n");
+}
