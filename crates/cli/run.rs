@@ -590,10 +590,11 @@ fn apply_to_anki(
     // Read back what we wrote: a write that did not land is an error for that note.
     let written: Vec<NoteId> =
         applied.sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
-    if !written.is_empty() {
+    // In chunks, so a first import never holds every note Anki returns at once.
+    for chunk in written.chunks(1000) {
         let observed = crate::base::now_secs();
-        for info in client.notes_info(&written)?.into_iter().flatten() {
-            let (sent, expected) = &applied.sent[&info.note_id];
+        for info in client.notes_info(chunk)?.into_iter().flatten() {
+            let Some((sent, expected)) = applied.sent.remove(&info.note_id) else { continue };
             let landed = expected.iter().all(|(name, html)| {
                 let got = info.fields.get(name).map_or("", |f| f.value.as_str());
                 unicode_eq(got, html)
@@ -601,9 +602,9 @@ fn apply_to_anki(
             // Fields holding what we sent keep the Markdown we sent, unconverted.
             let as_sent = Seen {
                 mod_time: 0,
-                note_type: sent.note_type.clone(),
-                html: expected.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect(),
-                markdown: sent.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                note_type: sent.note_type,
+                html: expected.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+                markdown: sent.fields.into_iter().collect(),
                 tags: Vec::new(),
                 cards: Vec::new(),
                 observed: 0,
