@@ -13,6 +13,8 @@ const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Base {
+    /// The format version read; written from `FORMAT_VERSION` by [`Base::to_json`].
+    #[serde(default, skip_serializing)]
     pub version: u32,
     /// The agreed state of every managed note, as canonical Markdown.
     pub notes: BTreeMap<NoteId, NoteState>,
@@ -100,29 +102,82 @@ pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The base with the format version this ankiops writes, serialised without copying the base.
+#[derive(Serialize)]
+struct Versioned<'a> {
+    version: u32,
+    #[serde(flatten)]
+    base: &'a Base,
+}
+
 impl Base {
     pub fn parse(text: &str) -> Result<Base> {
-        let base: Base = serde_json::from_str(text).map_err(|e| {
+        let unreadable = |e: serde_json::Error| {
             CliError::input(format!("the base snapshot on {} cannot be read: {e}", crate::git::BASE_REF)).hint(format!(
                 "delete the ref (`git update-ref -d {}`) to start over as on a first run",
                 crate::git::BASE_REF
             ))
-        })?;
-        if base.version > FORMAT_VERSION {
+        };
+        // The version first: a newer format may not have the fields this one expects.
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            #[serde(default)]
+            version: u32,
+        }
+        let VersionOnly { version } = serde_json::from_str(text).map_err(unreadable)?;
+        if version > FORMAT_VERSION {
             return Err(CliError::input(format!(
-                "the base snapshot was written by a newer ankiops (format {}); this one reads format {FORMAT_VERSION}",
-                base.version
+                "the base snapshot was written by a newer ankiops (format {version}); this one reads format {FORMAT_VERSION}"
             ))
             .hint("update ankiops"));
         }
+        let mut base: Base = serde_json::from_str(text).map_err(unreadable)?;
+        base.version = version;
         Ok(base)
     }
 
     /// The base as JSON; `size_hint` (the previous base's length) saves the buffer's regrowth at scale.
-    pub fn to_json(&mut self, size_hint: usize) -> String {
-        self.version = FORMAT_VERSION;
+    pub fn to_json(&self, size_hint: usize) -> String {
         let mut out = Vec::with_capacity(size_hint + size_hint / 16);
-        serde_json::to_writer(&mut out, self).expect("the base always serializes");
+        serde_json::to_writer(&mut out, &Versioned { version: FORMAT_VERSION, base: self })
+            .expect("the base always serializes");
         String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_round_trips_with_its_format_version() {
+        let mut base = Base::default();
+        base.notes.insert(7, NoteState { note_type: "AnkiOpsQA".into(), deck: "Bio".into(), ..NoteState::default() });
+        base.seen.insert(
+            7,
+            Seen {
+                mod_time: 1,
+                note_type: "AnkiOpsQA".into(),
+                html: [("Question".to_string(), "<b>q</b>".to_string())].into_iter().collect(),
+                markdown: [("Question".to_string(), "**q**".to_string())].into_iter().collect(),
+                tags: vec![],
+                cards: vec![70],
+                observed: 2,
+            },
+        );
+        let json = base.to_json(0);
+        assert!(json.starts_with("{\"version\":1,"), "{json}");
+        assert_eq!(json.matches("\"version\"").count(), 1);
+        let back = Base::parse(&json).unwrap();
+        assert_eq!(back.version, FORMAT_VERSION);
+        assert_eq!(back.notes, base.notes);
+        assert_eq!(back.seen, base.seen);
+        assert_eq!(back.seen[&7].html.get("Question").map(String::as_str), Some("<b>q</b>"));
+    }
+
+    #[test]
+    fn a_base_from_a_newer_ankiops_is_refused() {
+        let err = Base::parse("{\"version\": 99}").unwrap_err().to_string();
+        assert!(err.contains("newer ankiops"), "{err}");
     }
 }

@@ -164,12 +164,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             },
         };
         let Some(id) = id else { continue };
-        match &p.base {
-            BaseChange::Keep => {}
-            BaseChange::Set(state) => {
+        match p.new_base() {
+            None => {}
+            Some(Some(state)) => {
                 new_base.notes.insert(id, state.clone());
             }
-            BaseChange::Remove => {
+            Some(None) => {
                 new_base.notes.remove(&id);
             }
         }
@@ -393,8 +393,6 @@ struct Applied {
     failed_creates: usize,
     deleted: BTreeSet<NoteId>,
     read_back: BTreeMap<NoteId, Seen>,
-    /// The Markdown we sent, per note, to recognise its HTML when reading back.
-    sent: BTreeMap<NoteId, (NoteState, BTreeMap<String, String>)>,
     /// Note types now matching our definitions, with their hashes.
     note_types: BTreeMap<String, String>,
 }
@@ -476,6 +474,10 @@ fn apply_to_anki(
     }
 
     // Creations, in one batch of `addNote`s: per-note ids and errors.
+    // What we sent, per note: the state (borrowed from the plan) and its HTML, to check the read-back against.
+    // What we sent, per note: the state (borrowed from the plan) and a digest of its HTML, to check the
+    // read-back against without keeping every field twice.
+    let mut sent: BTreeMap<NoteId, (&NoteState, [u8; 20])> = BTreeMap::new();
     let creates: Vec<(&NotePlan, &NoteState)> = changes
         .iter()
         .filter_map(|(p, c)| match c {
@@ -483,8 +485,22 @@ fn apply_to_anki(
             _ => None,
         })
         .collect();
-    if !creates.is_empty() {
-        let notes: Vec<NewNote> = creates
+    let mut bar = crate::report::progress(creates.len(), "adding notes");
+    let mut stopped: Option<String> = None;
+    // A `multi` chunk at a time, so a large import never holds every note's HTML at once.
+    for chunk in creates.chunks(ankiops_connect::MULTI_MAX_ACTIONS) {
+        let mut fail = |note: NoteRef, why: String, applied: &mut Applied| {
+            applied.failed.insert(note);
+            applied.failed_creates += 1;
+            report.problems.push(Problem::note(note, why));
+        };
+        if let Some(why) = &stopped {
+            for (p, _) in chunk {
+                fail(p.note, why.clone(), &mut applied);
+            }
+            continue;
+        }
+        let notes: Vec<NewNote> = chunk
             .iter()
             .map(|(_, s)| NewNote {
                 deck_name: s.deck.clone(),
@@ -494,23 +510,36 @@ fn apply_to_anki(
                 allow_duplicate: true,
             })
             .collect();
-        let mut bar = crate::report::progress(notes.len(), "adding notes");
-        let results = client.add_notes(&notes, &mut |done, _| bar.set(done))?;
-        bar.finish();
-        for (((p, state), note), result) in creates.iter().zip(notes).zip(results) {
-            match result {
-                Ok(id) => {
-                    applied.created.insert(p.note, id);
-                    applied.sent.insert(id, ((*state).clone(), note.fields));
+        let done = applied.created.len() + applied.failed_creates;
+        match client.add_notes(&notes, &mut |n, _| bar.set(done + n)) {
+            Ok(results) => {
+                for (((p, state), note), result) in chunk.iter().zip(notes).zip(results) {
+                    match result {
+                        Ok(id) => {
+                            applied.created.insert(p.note, id);
+                            sent.insert(id, (*state, html_digest(note.fields.iter())));
+                        }
+                        Err(message) => fail(p.note, format!("Anki refused to add it: {message}"), &mut applied),
+                    }
                 }
-                Err(message) => {
-                    applied.failed.insert(p.note);
-                    applied.failed_creates += 1;
-                    report.problems.push(Problem::note(p.note, format!("Anki refused to add it: {message}")));
+            }
+            // Nothing was added yet: the run stops here, as any run that cannot reach Anki.
+            Err(e) if done == 0 => return Err(e.into()),
+            // Earlier chunks landed: their ids are kept (and written to the Markdown); the rest is not sent.
+            Err(e) => {
+                let why = if e.is_outcome_unknown() {
+                    format!("Anki may or may not have added it ({e}); the next run finds it if it did")
+                } else {
+                    format!("not added: {e}")
+                };
+                for (p, _) in chunk {
+                    fail(p.note, why.clone(), &mut applied);
                 }
+                stopped = Some(format!("not sent, the run stopped adding notes: {e}"));
             }
         }
     }
+    bar.finish();
 
     // Updates and moves, batched.
     let mut actions: Vec<(NoteId, Action)> = Vec::new();
@@ -521,7 +550,7 @@ fn apply_to_anki(
             continue;
         }
         let html = anki::fields_html(after, registry);
-        applied.sent.insert(id, (after.clone(), html.clone()));
+        sent.insert(id, (after, html_digest(html.iter())));
         let tags: Vec<String> = after.tags.iter().cloned().collect();
         if before.note_type != after.note_type {
             actions.push((
@@ -536,7 +565,7 @@ fn apply_to_anki(
             let changed: BTreeMap<&String, &String> = html
                 .iter()
                 .filter(|(name, value)| {
-                    seen.map(|s| s.html.get(*name).map_or("", String::as_str)) != Some(value.as_str())
+                    seen.map(|s| s.html.get(name).map_or("", String::as_str)) != Some(value.as_str())
                 })
                 .collect();
             if before.fields != after.fields && !changed.is_empty() {
@@ -589,22 +618,27 @@ fn apply_to_anki(
 
     // Read back what we wrote: a write that did not land is an error for that note.
     let written: Vec<NoteId> =
-        applied.sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
+        sent.keys().copied().filter(|id| !applied.failed.contains(&NoteRef::Existing(*id))).collect();
     // In chunks, so a first import never holds every note Anki returns at once.
     for chunk in written.chunks(1000) {
         let observed = crate::base::now_secs();
         for info in client.notes_info(chunk)?.into_iter().flatten() {
-            let Some((sent, expected)) = applied.sent.remove(&info.note_id) else { continue };
-            let landed = expected.iter().all(|(name, html)| {
-                let got = info.fields.get(name).map_or("", |f| f.value.as_str());
-                unicode_eq(got, html)
-            });
+            let Some((state, expected)) = sent.remove(&info.note_id) else { continue };
+            // The note's fields as Anki holds them, for the fields of its type (others are not ours).
+            let spec = registry.get(&info.model_name);
+            let held: BTreeMap<&String, &String> = info
+                .fields
+                .iter()
+                .filter(|(name, f)| !f.value.is_empty() && spec.is_none_or(|s| s.field_by_name(name).is_some()))
+                .map(|(name, f)| (name, &f.value))
+                .collect();
+            let landed = html_digest(held.iter().map(|(k, v)| (*k, *v))) == expected;
             // Fields holding what we sent keep the Markdown we sent, unconverted.
             let as_sent = Seen {
                 mod_time: 0,
-                note_type: sent.note_type,
-                html: expected.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
-                markdown: sent.fields.into_iter().collect(),
+                note_type: state.note_type.clone(),
+                html: held.iter().map(|(k, v)| ((*k).clone(), (*v).clone())).collect(),
+                markdown: state.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 tags: Vec::new(),
                 cards: Vec::new(),
                 observed: 0,
@@ -631,6 +665,26 @@ fn apply_to_anki(
         }
     }
     Ok(applied)
+}
+
+/// A digest of a note's field HTML: non-empty fields, by name, NFC (Anki stores NFC).
+fn html_digest<'a>(fields: impl Iterator<Item = (&'a String, &'a String)>) -> [u8; 20] {
+    use sha1::{Digest, Sha1};
+    use unicode_normalization::UnicodeNormalization;
+    let mut sorted: Vec<(&String, &String)> = fields.filter(|(_, v)| !v.is_empty()).collect();
+    sorted.sort();
+    let mut hasher = Sha1::new();
+    for (name, value) in sorted {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        if unicode_normalization::is_nfc(value) {
+            hasher.update(value.as_bytes());
+        } else {
+            hasher.update(value.nfc().collect::<String>().as_bytes());
+        }
+        hasher.update([0]);
+    }
+    hasher.finalize().into()
 }
 
 fn unicode_eq(a: &str, b: &str) -> bool {

@@ -349,18 +349,36 @@ impl Client {
         notes: &[NewNote],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<Result<i64, String>>, Error> {
-        let actions: Vec<Action> =
-            notes.iter().map(|note| Action::new("addNote", json!({"note": note.to_json()}))).collect();
-        Ok(self
-            .multi(&actions, progress)?
-            .into_iter()
-            .map(|entry| match entry {
-                Ok(Value::Number(id)) => id.as_i64().ok_or_else(|| format!("malformed note id {id}")),
-                Ok(Value::Null) => Err("the note was not added".to_owned()),
-                Ok(other) => Err(format!("malformed reply: {} instead of a note id", kind(&other))),
-                Err(message) => Err(message),
-            })
-            .collect())
+        // One `multi` chunk at a time, so the requests of a large import are never all built at once.
+        let total = notes.len();
+        let mut out: Vec<Result<i64, String>> = Vec::with_capacity(total);
+        for chunk in notes.chunks(crate::client::MULTI_MAX_ACTIONS) {
+            let actions: Vec<Action> =
+                chunk.iter().map(|note| Action::new("addNote", json!({"note": note.to_json()}))).collect();
+            let done = out.len();
+            match self.multi(&actions, &mut |n, _| progress(done + n, total)) {
+                Ok(entries) => out.extend(entries.into_iter().map(|entry| match entry {
+                    Ok(Value::Number(id)) => id.as_i64().ok_or_else(|| format!("malformed note id {id}")),
+                    Ok(Value::Null) => Err("the note was not added".to_owned()),
+                    Ok(other) => Err(format!("malformed reply: {} instead of a note id", kind(&other))),
+                    Err(message) => Err(message),
+                })),
+                Err(e) if out.is_empty() => return Err(e),
+                Err(e) => {
+                    // Earlier chunks landed: keep their ids, and say what became of the rest.
+                    let in_flight = if e.is_outcome_unknown() {
+                        format!("outcome unknown, read back before retrying: {e}")
+                    } else {
+                        format!("not applied: {e}")
+                    };
+                    out.extend(chunk.iter().map(|_| Err(in_flight.clone())));
+                    let rest = total - out.len();
+                    out.extend((0..rest).map(|_| Err(format!("not sent: {e}"))));
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Whether each note could be added, with the reason when not; writes nothing.

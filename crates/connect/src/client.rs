@@ -251,6 +251,25 @@ impl Client {
         self.unwrap_reply(action, reply)
     }
 
+    /// The serialised sub-actions of the `multi` chunk starting at `start`, cut by count and by size, and where
+    /// the chunk ends.
+    fn chunk_bodies(&self, actions: &[Action], start: usize) -> (usize, Vec<String>) {
+        let mut end = start;
+        let mut bytes = 0;
+        let mut bodies = Vec::new();
+        while end < actions.len() && end - start < MULTI_MAX_ACTIONS {
+            let body = self.request_object(&actions[end].action, actions[end].params.clone()).to_string();
+            let size = body.len() + 1;
+            if end > start && bytes + size > MULTI_MAX_BYTES {
+                break;
+            }
+            bytes += size;
+            bodies.push(body);
+            end += 1;
+        }
+        (end, bodies)
+    }
+
     fn request_object(&self, action: &str, params: Value) -> Value {
         let mut object = Map::new();
         object.insert("action".into(), Value::from(action));
@@ -420,13 +439,12 @@ impl Client {
     ) -> Result<Vec<Result<Value, String>>, Error> {
         let total = actions.len();
         progress(0, total);
-        let bodies: Vec<String> =
-            actions.iter().map(|a| self.request_object(&a.action, a.params.clone()).to_string()).collect();
         let mut results: Vec<Result<Value, String>> = Vec::with_capacity(total);
         let mut start = 0;
         while start < total {
-            let end = chunk_end(&bodies, start);
-            match self.multi_chunk(&actions[start..end], &bodies[start..end]) {
+            // Only this chunk's bodies exist at a time: a large import is not held twice more in memory.
+            let (end, bodies) = self.chunk_bodies(actions, start);
+            match self.multi_chunk(&actions[start..end], &bodies) {
                 Ok(chunk) => results.extend(chunk),
                 Err(e) if results.is_empty() => return Err(e),
                 Err(e) => {
@@ -512,21 +530,6 @@ impl Client {
     }
 }
 
-/// Where the chunk starting at `start` ends, by count and by size.
-fn chunk_end(bodies: &[String], start: usize) -> usize {
-    let mut end = start;
-    let mut bytes = 0;
-    while end < bodies.len() && end - start < MULTI_MAX_ACTIONS {
-        let size = bodies[end].len() + 1;
-        if end > start && bytes + size > MULTI_MAX_BYTES {
-            break;
-        }
-        bytes += size;
-        end += 1;
-    }
-    end
-}
-
 enum Envelope {
     Ok(Value),
     Err(String),
@@ -596,13 +599,20 @@ mod tests {
 
     #[test]
     fn chunks_by_count_and_size() {
-        let small: Vec<String> = (0..600).map(|_| "x".repeat(10)).collect();
-        assert_eq!(chunk_end(&small, 0), 250);
-        assert_eq!(chunk_end(&small, 500), 600);
-        let big: Vec<String> = (0..3).map(|_| "x".repeat(MULTI_MAX_BYTES / 2)).collect();
-        assert_eq!(chunk_end(&big, 0), 1);
-        let huge = vec!["x".repeat(MULTI_MAX_BYTES * 2), "y".into()];
-        assert_eq!(chunk_end(&huge, 0), 1, "an oversized action goes alone");
+        let client = Client::new(Config::new("http://127.0.0.1:9"));
+        let actions = |n: usize, size: usize| -> Vec<Action> {
+            (0..n).map(|_| Action::new("addNote", json!({"x": "x".repeat(size)}))).collect()
+        };
+        let small = actions(600, 10);
+        assert_eq!(client.chunk_bodies(&small, 0).0, 250);
+        assert_eq!(client.chunk_bodies(&small, 500).0, 600);
+        let (end, bodies) = client.chunk_bodies(&small, 250);
+        assert_eq!((end, bodies.len()), (500, 250));
+        let big = actions(3, MULTI_MAX_BYTES / 2);
+        assert_eq!(client.chunk_bodies(&big, 0).0, 1);
+        let mut huge = actions(1, MULTI_MAX_BYTES * 2);
+        huge.extend(actions(1, 1));
+        assert_eq!(client.chunk_bodies(&huge, 0).0, 1, "an oversized action goes alone");
     }
 
     #[test]

@@ -114,6 +114,11 @@ pub enum BaseChange {
     Keep,
     /// For a [`AnkiChange::Create`], set under the id Anki returns (and the old id, if any, is removed).
     Set(NoteState),
+    /// Set to the state the plan writes to Anki (the `Create` or the `Update`'s `after`): not copied again, which
+    /// at 10,000 new notes is a copy of every note saved.
+    SetToAnki,
+    /// Set to the state the plan writes to the Markdown (`Write`).
+    SetToMarkdown,
     Remove,
 }
 
@@ -175,6 +180,25 @@ pub struct NotePlan {
     pub base: BaseChange,
     pub conflict: Option<Conflict>,
     pub skipped: Option<Skip>,
+}
+
+impl NotePlan {
+    /// The note's base after the plan: `None` to keep it, `Some(None)` to remove it, `Some(Some(state))` to set it.
+    pub fn new_base(&self) -> Option<Option<&NoteState>> {
+        match &self.base {
+            BaseChange::Keep => None,
+            BaseChange::Remove => Some(None),
+            BaseChange::Set(state) => Some(Some(state)),
+            BaseChange::SetToAnki => match &self.anki {
+                Some(AnkiChange::Create(state) | AnkiChange::Update { after: state, .. }) => Some(Some(state)),
+                _ => None,
+            },
+            BaseChange::SetToMarkdown => match &self.markdown {
+                Some(MarkdownChange::Write(state) | MarkdownChange::WriteConflict { state, .. }) => Some(Some(state)),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// The engine's answer: one entry per note that needs something.

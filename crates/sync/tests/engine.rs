@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use ankiops_sync::{AnkiChange, BaseChange, Direction, Input, MarkdownChange, NoteRef, NoteState, Options, Plan, plan};
+use ankiops_sync::{AnkiChange, Direction, Input, MarkdownChange, NoteRef, NoteState, Options, Plan, plan};
 
 /// A note written compactly: `deck | Field=value; Field=value | tag tag`.
 fn n(spec: &str) -> NoteState {
@@ -70,10 +70,10 @@ fn describe(plan: &Plan) -> String {
             Some(MarkdownChange::Delete) => writeln!(out, "  markdown delete").unwrap(),
             None => {}
         }
-        match &p.base {
-            BaseChange::Keep => {}
-            BaseChange::Set(s) => writeln!(out, "  base {}", show(s)).unwrap(),
-            BaseChange::Remove => writeln!(out, "  base remove").unwrap(),
+        match p.new_base() {
+            None => {}
+            Some(Some(s)) => writeln!(out, "  base {}", show(s)).unwrap(),
+            Some(None) => writeln!(out, "  base remove").unwrap(),
         }
         if let Some(c) = &p.conflict {
             let mut what: Vec<String> = c.fields.iter().map(|f| f.field.clone()).collect();
