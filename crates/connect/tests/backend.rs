@@ -30,53 +30,6 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Every action ankiops sends: the backend's `apiReflect` must report them all.
-const ACTIONS: &[&str] = &[
-    "version",
-    "requestPermission",
-    "getProfiles",
-    "getActiveProfile",
-    "loadProfile",
-    "sync",
-    "multi",
-    "apiReflect",
-    "deckNamesAndIds",
-    "deckNames",
-    "createDeck",
-    "changeDeck",
-    "deleteDecks",
-    "getDecks",
-    "modelNames",
-    "modelNamesAndIds",
-    "modelFieldNames",
-    "createModel",
-    "modelTemplates",
-    "modelStyling",
-    "updateModelTemplates",
-    "updateModelStyling",
-    "modelFieldAdd",
-    "modelTemplateAdd",
-    "findNotes",
-    "findCards",
-    "notesInfo",
-    "notesModTime",
-    "cardsInfo",
-    "addNote",
-    "canAddNotesWithErrorDetail",
-    "updateNoteFields",
-    "updateNote",
-    "updateNoteTags",
-    "addTags",
-    "removeTags",
-    "deleteNotes",
-    "updateNoteModel",
-    "storeMediaFile",
-    "retrieveMediaFile",
-    "getMediaFilesNames",
-    "getMediaDirPath",
-    "deleteMediaFile",
-];
-
 #[test]
 fn envelope_permission_profiles_and_capabilities() {
     let backend = Backend::builder().profile("rig").start();
@@ -90,7 +43,7 @@ fn envelope_permission_profiles_and_capabilities() {
 
     let caps = c.capabilities().expect("capabilities");
     assert!(caps.is_modern() && caps.sync_reports_errors());
-    let missing: Vec<&&str> = ACTIONS.iter().filter(|a| !caps.has(a)).collect();
+    let missing: Vec<&&str> = ankiops_testkit::ANKIOPS_ACTIONS.iter().filter(|a| !caps.has(a)).collect();
     assert!(missing.is_empty(), "apiReflect lacks {missing:?}");
 
     let err = c.call_value("noSuchAction", Value::Null).expect_err("unknown");

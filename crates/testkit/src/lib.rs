@@ -20,6 +20,54 @@ pub use http::{RawResponse, raw_request};
 pub use tempfile;
 pub use venv::{ANKI_VERSION, python, target_dir, workspace_root};
 
+/// Every action ankiops sends (reference/ankiconnect.md §D3): the backend's `apiReflect` must report them all.
+pub const ANKIOPS_ACTIONS: &[&str] = &[
+    "version",
+    "requestPermission",
+    "getProfiles",
+    "getActiveProfile",
+    "loadProfile",
+    "sync",
+    "multi",
+    "apiReflect",
+    "deckNamesAndIds",
+    "deckNames",
+    "createDeck",
+    "changeDeck",
+    "deleteDecks",
+    "getDecks",
+    "modelNames",
+    "modelNamesAndIds",
+    "modelFieldNames",
+    "createModel",
+    "modelTemplates",
+    "modelStyling",
+    "updateModelTemplates",
+    "updateModelStyling",
+    "modelFieldAdd",
+    "modelTemplateAdd",
+    "findNotes",
+    "findCards",
+    "notesInfo",
+    "notesModTime",
+    "cardsInfo",
+    "addNote",
+    "addNotes",
+    "canAddNotesWithErrorDetail",
+    "updateNoteFields",
+    "updateNote",
+    "updateNoteTags",
+    "addTags",
+    "removeTags",
+    "deleteNotes",
+    "updateNoteModel",
+    "storeMediaFile",
+    "retrieveMediaFile",
+    "getMediaFilesNames",
+    "getMediaDirPath",
+    "deleteMediaFile",
+];
+
 /// The AnkiConnect-protocol server script (stdlib Python plus `anki`).
 pub fn server_script() -> PathBuf {
     workspace_root().join("crates/testkit/backend/ankiconnect_server.py")

@@ -7,54 +7,6 @@ use std::path::PathBuf;
 use ankiops_testkit::{Backend, SyncServer, raw_request};
 use serde_json::Value;
 
-/// Every action ankiops sends (reference/ankiconnect.md §D3); apiReflect must report them all.
-const ACTIONS_ANKIOPS_SENDS: &[&str] = &[
-    "version",
-    "requestPermission",
-    "getProfiles",
-    "getActiveProfile",
-    "loadProfile",
-    "sync",
-    "multi",
-    "apiReflect",
-    "deckNamesAndIds",
-    "deckNames",
-    "createDeck",
-    "changeDeck",
-    "deleteDecks",
-    "getDecks",
-    "modelNames",
-    "modelNamesAndIds",
-    "modelFieldNames",
-    "createModel",
-    "modelTemplates",
-    "modelStyling",
-    "updateModelTemplates",
-    "updateModelStyling",
-    "modelFieldAdd",
-    "modelTemplateAdd",
-    "findNotes",
-    "findCards",
-    "notesInfo",
-    "notesModTime",
-    "cardsInfo",
-    "addNote",
-    "addNotes",
-    "canAddNotesWithErrorDetail",
-    "updateNoteFields",
-    "updateNote",
-    "updateNoteTags",
-    "addTags",
-    "removeTags",
-    "deleteNotes",
-    "updateNoteModel",
-    "storeMediaFile",
-    "retrieveMediaFile",
-    "getMediaFilesNames",
-    "getMediaDirPath",
-    "deleteMediaFile",
-];
-
 /// Actions whose replies are note-type dictionaries: compared by their keys only.
 const MODEL_DICT_ACTIONS: &[&str] = &["createModel", "findModelsByName", "findModelsById"];
 
@@ -326,7 +278,7 @@ fn replay(backend: &Backend, name: &str) -> Vec<String> {
                     errors.push(format!("apiReflect reports {a}, which the add-on does not have"));
                 }
             }
-            for a in ACTIONS_ANKIOPS_SENDS {
+            for a in ankiops_testkit::ANKIOPS_ACTIONS {
                 if !live.contains(a) {
                     errors.push(format!("apiReflect lacks {a}, which ankiops sends"));
                 }
