@@ -2,7 +2,8 @@
 //! `crates/cli/note_types/`, the custom ones read from a collection's `note_types/<Name>/` folders, and the plan
 //! of what must change in Anki to match them.
 //!
-//! Layout of the built-in files: `_base.css` and `_highlight.css` are shared; each type has a folder named after
+//! Layout of the built-in files: `_base.css`, `_highlight.css` and `_extras.html` (the Extra, More and AI Notes
+//! blocks of every back side, put in place of `<!-- ankiops: extras -->`) are shared; each type has a folder named after
 //! it with `style.css` and its card templates, `front.html`/`back.html` for a one-card type and
 //! `card1.front.html`, `card1.back.html`, `card2.front.html`, … for a type with several cards.
 
@@ -101,8 +102,13 @@ const BUILTIN_FILES: &[BuiltinFiles] = &[
 const CHOICE_SCRIPT_TAG: &str = r#"<script src="ankiops:choice.js"></script>"#;
 const CHOICE_SCRIPT: &str = include_str!("note_types/AnkiOpsChoice/choice.js");
 
-fn inline_scripts(html: &str) -> String {
-    html.replace(CHOICE_SCRIPT_TAG, &format!("<script>\n{CHOICE_SCRIPT}</script>"))
+/// The Extra, More and AI Notes blocks every built-in back side ends with, kept once in `_extras.html`.
+const EXTRAS_TAG: &str = "<!-- ankiops: extras -->\n";
+const EXTRAS: &str = include_str!("note_types/_extras.html");
+
+/// Puts the shared pieces in place of their tags.
+fn expand_shared_parts(html: &str) -> String {
+    html.replace(CHOICE_SCRIPT_TAG, &format!("<script>\n{CHOICE_SCRIPT}</script>")).replace(EXTRAS_TAG, EXTRAS)
 }
 
 /// The shared CSS followed by a type's own, as one stylesheet.
@@ -122,8 +128,8 @@ pub fn builtin() -> Vec<NoteTypeDef> {
                 .iter()
                 .map(|(name, front, back)| CardTemplate {
                     name: (*name).to_owned(),
-                    front: inline_scripts(front),
-                    back: inline_scripts(back),
+                    front: expand_shared_parts(front),
+                    back: expand_shared_parts(back),
                 })
                 .collect();
             Some(NoteTypeDef { spec, templates, css: with_shared_css(files.css) })
@@ -692,6 +698,18 @@ mod tests {
         }
         assert!(builtin_named("AnkiOpsInput").templates[0].front.contains("{{type:Input}}"));
         assert!(builtin_named("AnkiOpsCloze").templates[0].front.contains("{{cloze:Text}}"));
+    }
+
+    #[test]
+    fn every_built_in_back_side_shows_extra_more_and_ai_notes() {
+        for def in builtin() {
+            for t in &def.templates {
+                assert!(!t.front.contains("<!-- ankiops:") && !t.back.contains("<!-- ankiops:"), "{}", def.spec.name);
+                for field in ["{{#Extra}}", "{{More}}", "{{AI Notes}}"] {
+                    assert!(t.back.contains(field), "{} {}: {field} missing", def.spec.name, t.name);
+                }
+            }
+        }
     }
 
     #[test]
