@@ -366,14 +366,7 @@ impl Client {
                 Err(e) if out.is_empty() => return Err(e),
                 Err(e) => {
                     // Earlier chunks landed: keep their ids, and say what became of the rest.
-                    let in_flight = if e.is_outcome_unknown() {
-                        format!("outcome unknown, read back before retrying: {e}")
-                    } else {
-                        format!("not applied: {e}")
-                    };
-                    out.extend(chunk.iter().map(|_| Err(in_flight.clone())));
-                    let rest = total - out.len();
-                    out.extend((0..rest).map(|_| Err(format!("not sent: {e}"))));
+                    crate::client::fill_unfinished(&mut out, chunk.len(), total, &e);
                     break;
                 }
             }

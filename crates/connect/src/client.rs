@@ -448,14 +448,7 @@ impl Client {
                 Ok(chunk) => results.extend(chunk),
                 Err(e) if results.is_empty() => return Err(e),
                 Err(e) => {
-                    let in_flight = if e.is_outcome_unknown() {
-                        format!("outcome unknown, read back before retrying: {e}")
-                    } else {
-                        format!("not applied: {e}")
-                    };
-                    results.extend((start..end).map(|_| Err(in_flight.clone())));
-                    let rest = format!("not sent: {e}");
-                    results.extend((end..total).map(|_| Err(rest.clone())));
+                    fill_unfinished(&mut results, end - start, total, &e);
                     progress(total, total);
                     return Ok(results);
                 }
@@ -528,6 +521,20 @@ impl Client {
             classified => classified,
         }
     }
+}
+
+/// After a chunk failed mid-`multi`: the entries of that chunk (`in_flight` of them) and of every chunk not sent
+/// become errors saying which is which, up to `total` entries; the entries already in `results` stay.
+pub(crate) fn fill_unfinished<T>(results: &mut Vec<Result<T, String>>, in_flight: usize, total: usize, e: &Error) {
+    let flying = if e.is_outcome_unknown() {
+        format!("outcome unknown, read back before retrying: {e}")
+    } else {
+        format!("not applied: {e}")
+    };
+    results.extend((0..in_flight).map(|_| Err(flying.clone())));
+    let rest = format!("not sent: {e}");
+    let missing = total.saturating_sub(results.len());
+    results.extend((0..missing).map(|_| Err(rest.clone())));
 }
 
 enum Envelope {
