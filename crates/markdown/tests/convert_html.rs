@@ -9,21 +9,8 @@
 use ankiops_markdown::convert::{html_to_markdown, markdown_to_html};
 use proptest::prelude::*;
 
-fn corpus(text: &str) -> Vec<(String, String)> {
-    let mut cases: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("%%%% ") {
-            cases.push((name.to_owned(), String::new()));
-        } else if let Some((_, body)) = cases.last_mut() {
-            body.push_str(line);
-            body.push('\n');
-        }
-    }
-    for (_, body) in &mut cases {
-        *body = body.trim_matches('\n').to_owned();
-    }
-    cases
-}
+mod support;
+use support::corpus;
 
 // ------------------------------------------------------------------------------------------------
 // A small HTML reader for the normaliser
