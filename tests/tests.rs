@@ -5,6 +5,7 @@ mod complaints;
 mod journey;
 mod kill;
 mod media;
+mod safety;
 mod serialize;
 mod support;
 mod sync;

@@ -143,7 +143,7 @@ fn scan_line(line: &str, start: usize, number: usize, out: &mut Vec<Reference>) 
                 }
                 None => i += 2,
             },
-            b'<' if line[i..].len() >= 4 && line[i + 1..i + 4].eq_ignore_ascii_case("img") => {
+            b'<' if bytes.get(i + 1..i + 4).is_some_and(|tag| tag.eq_ignore_ascii_case(b"img")) => {
                 match html_image(line, i) {
                     Some((span, raw, next)) => {
                         push(out, number, start, span, raw, Syntax::Html);
@@ -861,6 +861,13 @@ mod tests {
                 (4, "media/my image (1).png".into(), media("my image (1).png")),
             ]
         );
+    }
+
+    #[test]
+    fn a_short_tag_before_a_non_ascii_letter_is_not_an_image() {
+        // `<u>Ü`: byte 4 falls inside `Ü`; the scan must not slice there (it panicked).
+        assert!(targets("A: <u>Übung</u> and <i>é</i><b>日本</b>").is_empty());
+        assert_eq!(targets("<u>Ü</u><img src=\"ä.png\">").len(), 1);
     }
 
     #[test]
