@@ -1,9 +1,10 @@
 //! Markdown <-> Anki HTML conversion (design.md §6).
 //!
-//! Four public items, all pure: [`markdown_to_html`] renders field Markdown for Anki,
-//! [`html_to_markdown`] turns Anki field HTML back into canonical Markdown that a deck file can hold,
-//! [`normalize_markdown`] is the one normalisation used for equality, and [`HIGHLIGHT_CSS`] styles the
-//! code-highlighting classes produced by [`markdown_to_html`].
+//! All pure: [`markdown_to_html`] renders field Markdown for Anki, [`html_to_markdown`] turns Anki field HTML
+//! back into canonical Markdown that a deck file can hold, [`normalize_markdown`] is the one normalisation used
+//! for equality, and [`HIGHLIGHT_CSS`] styles the code-highlighting classes produced by [`markdown_to_html`].
+//! Images in `media/`: an image's `src` is the file name exactly as Anki stores it (HTML-escaped, never
+//! percent-encoded); [`media_destination`] spells such a name in Markdown and [`percent_decode`] reads it back.
 //!
 //! Contract (tested in `tests/convert_*.rs`): canonical Markdown survives Markdown -> HTML -> Markdown
 //! unchanged, HTML -> Markdown -> HTML renders the same, and neither direction panics on any input.
@@ -15,7 +16,7 @@ mod to_markdown;
 
 pub use highlight::HIGHLIGHT_CSS;
 pub use to_html::{markdown_to_html, percent_decode};
-pub use to_markdown::html_to_markdown;
+pub use to_markdown::{html_to_markdown, media_destination};
 
 use unicode_normalization::UnicodeNormalization;
 

@@ -362,14 +362,15 @@ pub(crate) fn is_external(url: &str) -> bool {
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// `media/x y.png` -> `x%20y.png`: the prefix is dropped and the name percent-encoded as Anki does.
+/// `media/my%20image.png` or `<media/my image.png>` -> `my image.png`: the prefix is dropped and `%XX` escapes
+/// decoded, giving the file name exactly as Anki stores it. Never percent-encoded: Anki's Check Media compares
+/// `src` with file names literally, so `my%20image.png` would be a missing file. The caller HTML-escapes it.
 fn media_src(url: &str) -> String {
     if is_external(url) {
         return url.to_owned();
     }
     let name = url.strip_prefix("media/").unwrap_or(url);
-    let decoded = percent_decode(name);
-    percent_encode(&decoded)
+    percent_decode(name)
 }
 
 /// Decodes `%XX` escapes (as in Anki's image names); invalid escapes or invalid UTF-8 leave the input unchanged.
@@ -395,19 +396,6 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).unwrap_or_else(|_| s.to_owned())
-}
-
-/// Percent-encodes what is not safe in a `src` attribute, like Python's `urllib.parse.quote`.
-pub(crate) fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/' | b'(' | b')') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -449,7 +437,12 @@ mod tests {
             h("![Alt](media/photo.jpg){width=300} x"),
             "<img src=\"photo.jpg\" alt=\"Alt\" style=\"width: 300px;\"> x"
         );
-        assert_eq!(h("![x](<media/my image (1).png>)"), "<img src=\"my%20image%20(1).png\" alt=\"x\">");
+        assert_eq!(h("![x](<media/my image (1).png>)"), "<img src=\"my image (1).png\" alt=\"x\">");
+        assert_eq!(h("![](media/my%20image.png)"), "<img src=\"my image.png\" alt=\"\">");
+        assert_eq!(h("![](media/a&b.png)"), "<img src=\"a&amp;b.png\" alt=\"\">");
+        assert_eq!(h("![](<media/say \"hi\".png>)"), "<img src=\"say &quot;hi&quot;.png\" alt=\"\">");
+        assert_eq!(h("![](media/100%2520.png)"), "<img src=\"100%20.png\" alt=\"\">", "a literal %20 in a name");
+        assert_eq!(h("![](na\u{ef}ve.png)"), "<img src=\"na\u{ef}ve.png\" alt=\"\">");
         assert_eq!(h("![](https://e.com/a.gif)"), "<img src=\"https://e.com/a.gif\" alt=\"\">");
     }
 

@@ -8,7 +8,7 @@
 //! headings outside code blocks.
 
 use super::html::{self, Element, Node};
-use super::to_html::{is_external, percent_decode};
+use super::to_html::is_external;
 
 /// Stand-in for a text `$` until its paragraph is complete and we know whether it must be escaped.
 const DOLLAR: char = '\u{E000}';
@@ -1380,8 +1380,9 @@ impl Inl {
             raw_html(&Node::Element(e.clone()), &mut self.out, false);
             return;
         }
+        // `src` is the file name as Anki stores it: the Markdown spells it so that it reads back the same.
         let dest =
-            if src.is_empty() || is_external(src) { src.to_owned() } else { format!("media/{}", percent_decode(src)) };
+            if src.is_empty() || is_external(src) { src.to_owned() } else { format!("media/{}", escape_percent(src)) };
         let mut alt = self.sub('[');
         alt.in_link = true;
         alt.text(e.attr("alt").unwrap_or(""), After { ch: ']', sibling: false });
@@ -1566,6 +1567,32 @@ fn email_ok(mail: &str) -> bool {
         && domain.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
+/// The Markdown destination of an image in `media/`, for a `path` such as `media/my image (1).png` (the name
+/// as Anki stores it): `%` before two hex digits becomes `%25`, since `%XX` in a destination is decoded, and
+/// the destination is put in angle brackets when it has spaces, unbalanced parentheses or `<`/`>`.
+pub fn media_destination(path: &str) -> String {
+    let mut out = String::new();
+    push_destination(&escape_percent(path), &mut out);
+    out
+}
+
+/// `100%20.png` -> `100%2520.png`: a `%` that a reader would decode with the two hex digits after it.
+fn escape_percent(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut out = String::with_capacity(name.len());
+    for (i, c) in name.char_indices() {
+        if c == '%'
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+            && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+        {
+            out.push_str("%25");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn push_destination(dest: &str, out: &mut String) {
     if dest.is_empty() {
         return;
@@ -1694,7 +1721,12 @@ mod tests {
     #[test]
     fn images_and_links() {
         assert_eq!(m("<img src=\"paste-a.png\" style=\"width: 971.502px;\">"), "![](media/paste-a.png){width=971}");
-        assert_eq!(m("<img src=\"my%20image%20(1).png\" alt=\"x\">"), "![x](<media/my image (1).png>)");
+        assert_eq!(m("<img src=\"my image (1).png\" alt=\"x\">"), "![x](<media/my image (1).png>)");
+        assert_eq!(m("<img src=\"a&amp;b.png\">"), "![](media/a&b.png)");
+        assert_eq!(m("<img src=\"say &quot;hi&quot;.png\">"), "![](<media/say \"hi\".png>)");
+        // The name as Anki stores it, never decoded: `my%20image.png` is a file of that name in Anki.
+        assert_eq!(m("<img src=\"my%20image%20(1).png\" alt=\"x\">"), "![x](media/my%2520image%2520(1).png)");
+        assert_eq!(m("<img src=\"100%.png\">"), "![](media/100%.png)");
         assert_eq!(m("<a href=\"https://e.com/x\">e</a>"), "[e](https://e.com/x)");
         assert_eq!(m("see <a href=\"https://e.com\">https://e.com</a>"), "see https://e.com");
     }
