@@ -211,7 +211,8 @@ impl Report {
                         "new in Anki: `ankiops am` or `ankiops sync` adds it to the Markdown".to_string()
                     }
                     Skip::OnlyInMarkdown => "not in Anki yet: `ankiops ma` or `ankiops sync` adds it".to_string(),
-                    Skip::Conflict => continue,
+                    // Said once per file and once per run, in the run's summary.
+                    Skip::Conflict | Skip::Protected | Skip::DeletionDeclined => continue,
                 };
                 self.problems.push(Problem { level: Level::Skipped, note: Some(p.note), location, message });
             }

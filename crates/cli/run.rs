@@ -11,7 +11,8 @@ use ankiops_markdown::Registry;
 use ankiops_markdown::convert::normalize_markdown;
 use ankiops_markdown::deck::{DeckFile, FieldConflict, NoteBlock, deck_key, deck_to_file_name};
 use ankiops_sync::{
-    AnkiChange, BaseChange, Direction, Input, MarkdownChange, NoteId, NotePlan, NoteRef, NoteState, Options, Plan, Skip,
+    AnkiChange, BaseChange, Direction, Input, MarkdownChange, NoteId, NotePlan, NoteRef, NoteState, Options, Plan,
+    Recognised, Skip,
 };
 use indexmap::IndexMap;
 use serde_json::json;
@@ -45,6 +46,8 @@ pub struct RunArgs {
     pub read_only: bool,
     /// Ask Anki to sync with AnkiWeb afterwards.
     pub web: bool,
+    /// `--max-delete N`: the mass-deletion guard's limit for this run.
+    pub max_delete: Option<usize>,
 }
 
 /// Where a Markdown note sits: deck file index and note index.
@@ -98,19 +101,32 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             "{path}:{line}: a new note (no note_id) holds conflict markers: remove them, keeping the text you want"
         )));
     }
+    protect_held_notes(&mut input, &collection, &ctx.root, &mut report);
     recognise_recreated(&mut input, &snapshot, &registry);
     align_identical_html(&mut input, &snapshot);
-    let options = Options { direction: args.direction, force: args.force };
+    let options = Options {
+        direction: args.direction,
+        force: args.force,
+        only_add_new: args.only_add_new,
+        keep_orphans: args.keep_orphans,
+    };
     let mut plan = ankiops_sync::plan(&input, &options);
-    if args.only_add_new {
-        plan.notes.retain(|p| matches!(p.note, NoteRef::New(_)));
-    }
-    if args.keep_orphans {
-        plan.notes.retain(|p| !matches!(p.markdown, Some(MarkdownChange::Delete)));
-    }
+    let mut locations = locations;
+    place_recognised(&plan, &input, &collection, &mut locations, &new_locations, &ctx.root, &mut report);
     media.check(&collection, &mut plan, &locations, &new_locations, &mut report);
 
     report.describe_plan(&plan, &input, &collection, &locations, &new_locations, &ctx.root);
+    let limit = args.max_delete.or(ctx.settings.max_delete).unwrap_or(crate::settings::DEFAULT_MAX_DELETE);
+    if let Some(stop) = deletion_guard(&plan, limit, &report) {
+        if args.dry_run || args.read_only {
+            report.problems.push(Problem::warning(format!("a real run would stop here: {stop}")));
+        } else {
+            report.problems.push(Problem::error(format!("stopped before changing anything: {stop}")));
+            report.summary = plan.summary(&input);
+            report.print(&ctx.args)?;
+            return Ok(report.exit_code());
+        }
+    }
     if args.dry_run || args.read_only {
         report.summary = plan.summary(&input);
         report.print(&ctx.args)?;
@@ -174,7 +190,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             }
         }
     }
-    for id in &applied.deleted {
+    for id in applied.deleted.iter().chain(&applied.edited_during_run) {
         new_base.seen.remove(id);
     }
     for (id, seen) in applied.read_back {
@@ -316,6 +332,109 @@ fn build_input(
     (input, locations, new_locations, unresolved_new, outside)
 }
 
+/// Ids written in files that were not read protect their notes on both sides ([`Input::protected`]); the
+/// summary names each such file and how many notes it held back. When a file could not be opened at all its
+/// ids are unknown, so every note missing from the Markdown is protected.
+fn protect_held_notes(input: &mut Input, collection: &Collection, root: &std::path::Path, report: &mut Report) {
+    for held in &collection.held {
+        input.protected.extend(&held.ids);
+        let shown = held.path.strip_prefix(root).unwrap_or(&held.path).display();
+        let n = held.ids.len();
+        report.problems.push(Problem::error(format!(
+            "{shown} {}; the {n} note{} whose id{} it holds {} left alone in Anki and in the Markdown until then",
+            held.why,
+            plural(n),
+            plural(n),
+            if n == 1 { "is" } else { "are" }
+        )));
+    }
+    if collection.unreadable {
+        let unseen: Vec<NoteId> = input.base.keys().filter(|id| !input.markdown.contains_key(id)).copied().collect();
+        input.protected.extend(unseen);
+    }
+}
+
+/// Recognised notes sit where the note without a usable id was found; the summary says which.
+/// Ids neither the base nor Anki knows, and not recognised, are reported with their file and line.
+fn place_recognised(
+    plan: &Plan,
+    input: &Input,
+    collection: &Collection,
+    locations: &mut BTreeMap<NoteId, Location>,
+    new_locations: &[Location],
+    root: &std::path::Path,
+    report: &mut Report,
+) {
+    let at = |(d, n): Location| {
+        let source = &collection.decks[d];
+        let line = source.file.notes.get(n).map_or(0, |note| note.line);
+        format!("{}:{line}", source.path.strip_prefix(root).unwrap_or(&source.path).display())
+    };
+    let mut renamed = BTreeSet::new();
+    for (place, id) in &plan.recognised {
+        let (loc, why) = match place {
+            Recognised::New(i) => (new_locations.get(*i).copied(), "its note_id line is missing".to_string()),
+            Recognised::UnknownId(old) => {
+                renamed.insert(*old);
+                (locations.remove(old), format!("its note_id {old} is not in Anki"))
+            }
+        };
+        let Some(loc) = loc else { continue };
+        locations.insert(*id, loc);
+        report.problems.push(Problem::info(format!(
+            "{}: recognised as note {id} ({why}): it keeps that id and its review history, and the id is written back",
+            at(loc)
+        )));
+    }
+    for id in input.markdown.keys() {
+        if input.base.contains_key(id)
+            || input.anki.contains_key(id)
+            || input.protected.contains(id)
+            || renamed.contains(id)
+        {
+            continue;
+        }
+        let Some(loc) = locations.get(id) else { continue };
+        report.problems.push(Problem::warning(format!(
+            "{}: note_id {id} is not in Anki: the note is added as a new note and its new id written in its place; if the id was mistyped, fix it before the next run",
+            at(*loc)
+        )));
+    }
+}
+
+/// The mass-deletion guard: a plan deleting more notes than `limit` (in Anki and the Markdown together) is
+/// stopped before anything changes, however it was confirmed. The message lists what it would delete.
+fn deletion_guard(plan: &Plan, limit: usize, report: &Report) -> Option<String> {
+    let mut doomed: Vec<String> = Vec::new();
+    let (mut in_anki, mut in_markdown) = (0, 0);
+    for p in &plan.notes {
+        let who = || match (p.note, report.locations.get(&p.note)) {
+            (NoteRef::Existing(id), Some(loc)) => format!("note {id} ({loc})"),
+            (NoteRef::Existing(id), None) => format!("note {id}"),
+            (NoteRef::New(_), _) => "a new note".to_string(),
+        };
+        if let (NoteRef::Existing(_), Some(AnkiChange::Delete(before))) = (p.note, &p.anki) {
+            in_anki += 1;
+            doomed.push(format!("  in Anki: {} in {}", who(), before.deck));
+        }
+        if matches!(p.markdown, Some(MarkdownChange::Delete)) {
+            in_markdown += 1;
+            doomed.push(format!("  in the Markdown: {}", who()));
+        }
+    }
+    let total = in_anki + in_markdown;
+    if total <= limit {
+        return None;
+    }
+    let shown = 10;
+    let more = if doomed.len() > shown { format!("\n  … and {} more", doomed.len() - shown) } else { String::new() };
+    doomed.truncate(shown);
+    Some(format!(
+        "this run would delete {total} notes ({in_anki} in Anki, {in_markdown} in the Markdown), more than the limit of {limit}:\n{}{more}\nIf a deck file was deleted or an old branch checked out by accident, restore it (`git status`, `ankiops log`); if the deletions are meant, run again with --max-delete {total}, or set \"max_delete\" in ankiops.json",
+        doomed.join("\n")
+    ))
+}
+
 /// The engine's view of a Markdown note.
 pub fn markdown_state(note: &NoteBlock, deck: &str) -> NoteState {
     NoteState {
@@ -374,7 +493,7 @@ fn confirm_deletions(
         if matches!(p.anki, Some(AnkiChange::Delete(_))) {
             p.anki = None;
             p.base = BaseChange::Keep;
-            p.skipped = Some(Skip::ChangedInMarkdown);
+            p.skipped = Some(Skip::DeletionDeclined);
         }
     }
     Ok(())
@@ -395,6 +514,9 @@ struct Applied {
     read_back: BTreeMap<NoteId, Seen>,
     /// Note types now matching our definitions, with their hashes.
     note_types: BTreeMap<String, String>,
+    /// Notes found changed in Anki when re-read before writing: what the base caches of them is dropped, so
+    /// the next run reads them in full and merges them (their `mod` may not have moved).
+    edited_during_run: BTreeSet<NoteId>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -464,6 +586,7 @@ fn apply_to_anki(
             };
             if !unchanged {
                 moved_under_us.insert(*id);
+                applied.edited_during_run.insert(*id);
                 applied.failed.insert(NoteRef::Existing(*id));
                 report.problems.push(Problem::note(
                     NoteRef::Existing(*id),
@@ -715,6 +838,15 @@ fn write_markdown(
         NoteRef::Existing(id) => locations.get(&id).copied(),
         NoteRef::New(i) => new_locations.get(i).copied(),
     };
+    // Recognised notes keep the id of the note they are: written where they sit.
+    for (_, id) in &plan.recognised {
+        if let Some((d, n)) = locations.get(id) {
+            collection.decks[*d].file.set_note_id(*n, *id);
+        }
+    }
+    // Which notes each file gets Markdown changes for: a file saved by the user during the run is not
+    // written, and its notes keep their old base.
+    let mut writes_into: BTreeMap<usize, Vec<NoteRef>> = BTreeMap::new();
     for p in &plan.notes {
         let here = location_of(p.note);
         // Ids of notes Anki just accepted.
@@ -725,6 +857,9 @@ fn write_markdown(
             continue;
         }
         let Some(change) = &p.markdown else { continue };
+        if let Some((d, _)) = here {
+            writes_into.entry(d).or_default().push(p.note);
+        }
         let id = match p.note {
             NoteRef::Existing(id) => Some(id),
             NoteRef::New(_) => None,
@@ -770,6 +905,7 @@ fn write_markdown(
                         collection.decks.len() - 1
                     }
                 };
+                writes_into.entry(target).or_default().push(p.note);
                 match here {
                     Some((d, n)) if d == target => collection.decks[d].file.replace_note(n, block),
                     Some(loc) => {
@@ -802,14 +938,25 @@ fn write_markdown(
         {
             source.file.set_deck_id(*id);
         }
-        if source.file.notes.is_empty() && emptied.contains(&d) {
+        let removes = source.file.notes.is_empty() && emptied.contains(&d);
+        let text = if removes { String::new() } else { source.file.to_text(registry) };
+        if (removes || text != source.original) && store::changed_since_read(&source.path, &source.original) {
+            let shown = source.path.strip_prefix(&ctx.root).unwrap_or(&source.path).display().to_string();
+            report.problems.push(Problem::warning(format!(
+                "{shown} was saved while this run was going, so it was left as you saved it; run the command again to bring in what this run would have written"
+            )));
+            for note in writes_into.get(&d).into_iter().flatten() {
+                applied.failed.insert(*note);
+            }
+            continue;
+        }
+        if removes {
             if source.path.exists() {
                 fs_err::remove_file(&source.path)?;
                 report.files_removed.push(source.path.clone());
             }
             continue;
         }
-        let text = source.file.to_text(registry);
         if text != source.original {
             store::write_atomic(&source.path, text.as_bytes())?;
             source.original = text;

@@ -23,7 +23,14 @@ pub struct Settings {
     pub auto_commit: bool,
     /// Ask Anki to sync with AnkiWeb after every `ma` and `sync` (like passing `--web`).
     pub web_sync: bool,
+    /// A run that would delete more notes than this (in Anki and the Markdown together) stops before changing
+    /// anything; `--max-delete N` lets one run through. Default [`DEFAULT_MAX_DELETE`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_delete: Option<usize>,
 }
+
+/// How many notes a run may delete before the mass-deletion guard stops it.
+pub const DEFAULT_MAX_DELETE: usize = 20;
 
 impl Default for Settings {
     fn default() -> Settings {
@@ -33,6 +40,7 @@ impl Default for Settings {
             api_key_env: "ANKICONNECT_API_KEY".into(),
             auto_commit: true,
             web_sync: false,
+            max_delete: None,
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct AmArgs {
     /// Do not commit the Markdown before and after the run
     #[arg(long)]
     pub no_auto_commit: bool,
+    /// Let this run delete up to N notes (in Anki and the Markdown together); the default limit is 20, or
+    /// `max_delete` in ankiops.json
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
 }
 
 pub fn cmd_am(ctx: &Context, args: &AmArgs) -> Result<i32> {
@@ -48,6 +52,7 @@ pub fn cmd_am(ctx: &Context, args: &AmArgs) -> Result<i32> {
             keep_orphans: args.keep_orphans,
             read_only: false,
             web: false,
+            max_delete: args.max_delete,
         },
     )
 }

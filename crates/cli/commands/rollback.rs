@@ -21,6 +21,10 @@ pub struct RollbackArgs {
     /// Delete notes in Anki without asking
     #[arg(long, short)]
     pub yes: bool,
+    /// Let this run delete up to N notes (in Anki and the Markdown together); the default limit is 20, or
+    /// `max_delete` in ankiops.json
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
 }
 
 pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
@@ -46,6 +50,7 @@ pub fn cmd_rollback(ctx: &Context, args: &RollbackArgs) -> Result<i32> {
             keep_orphans: false,
             read_only: false,
             web: false,
+            max_delete: args.max_delete,
         },
     );
     if args.dry_run {

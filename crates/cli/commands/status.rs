@@ -28,6 +28,7 @@ pub fn cmd_status(ctx: &Context, _args: &StatusArgs) -> Result<i32> {
             keep_orphans: false,
             read_only: true,
             web: false,
+            max_delete: None,
         },
     )
 }

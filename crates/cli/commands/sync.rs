@@ -27,6 +27,10 @@ pub struct SyncArgs {
     /// Then ask Anki to sync with AnkiWeb
     #[arg(long)]
     pub web: bool,
+    /// Let this run delete up to N notes (in Anki and the Markdown together); the default limit is 20, or
+    /// `max_delete` in ankiops.json
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<usize>,
 }
 
 pub fn cmd_sync(ctx: &Context, args: &SyncArgs) -> Result<i32> {
@@ -45,6 +49,7 @@ pub fn cmd_sync(ctx: &Context, args: &SyncArgs) -> Result<i32> {
             keep_orphans: false,
             read_only: false,
             web: args.web,
+            max_delete: args.max_delete,
         },
     )
 }

@@ -5,16 +5,34 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::merge::Merge;
 use crate::model::{
     AnkiChange, BaseChange, Conflict, ConflictKind, Direction, FieldClash, Input, MarkdownChange, NoteId, NotePlan,
-    NoteRef, NoteState, Options, Plan, Skip,
+    NoteRef, NoteState, Options, Plan, Recognised, Skip,
 };
 
 /// Plans a run: what to change in Anki and in the Markdown, which conflicts to report, and the new base.
 pub fn plan(input: &Input, options: &Options) -> Plan {
     let adopted = adopt_recreated_notes(input);
     let adopted_ids: BTreeSet<NoteId> = adopted.values().copied().collect();
+    let recognised = recognise_vanished_notes(input, &adopted);
+
+    // The Markdown as the plan sees it: a recognised note stands under the id it keeps.
+    let mut markdown: BTreeMap<NoteId, &NoteState> = input.markdown.iter().map(|(id, s)| (*id, s)).collect();
+    let mut recognised_new: BTreeSet<usize> = BTreeSet::new();
+    for (place, id) in &recognised {
+        let state = match place {
+            Recognised::New(i) => {
+                recognised_new.insert(*i);
+                &input.new_in_markdown[*i]
+            }
+            Recognised::UnknownId(old) => match markdown.remove(old) {
+                Some(state) => state,
+                None => continue,
+            },
+        };
+        markdown.insert(*id, state);
+    }
 
     let mut ids: BTreeSet<NoteId> = BTreeSet::new();
-    ids.extend(input.markdown.keys());
+    ids.extend(markdown.keys());
     ids.extend(input.base.keys());
     ids.extend(input.anki.keys());
 
@@ -26,16 +44,23 @@ pub fn plan(input: &Input, options: &Options) -> Plan {
             continue;
         }
         let note = NoteRef::Existing(id);
+        if input.protected.contains(&id) {
+            notes.push(NotePlan::skip(note, Skip::Protected));
+            continue;
+        }
         if input.unresolved.contains(&id) {
             notes.push(NotePlan::skip(note, Skip::UnresolvedConflict));
             continue;
         }
-        let sides = Merge::new(input.markdown.get(&id), input.base.get(&id), input.anki.get(&id));
+        let sides = Merge::new(markdown.get(&id).copied(), input.base.get(&id), input.anki.get(&id));
         if let Some(p) = plan_note(note, &sides, options) {
             notes.push(p);
         }
     }
     for (index, state) in input.new_in_markdown.iter().enumerate() {
+        if recognised_new.contains(&index) {
+            continue;
+        }
         let note = NoteRef::New(index);
         if let Some(&id) = adopted.get(&index) {
             notes.push(NotePlan {
@@ -53,7 +78,13 @@ pub fn plan(input: &Input, options: &Options) -> Plan {
             notes.push(p);
         }
     }
-    Plan { notes }
+    if options.only_add_new {
+        notes.retain(|p| matches!(p.note, NoteRef::New(_)));
+    }
+    if options.keep_orphans {
+        notes.retain(|p| !matches!(p.markdown, Some(MarkdownChange::Delete)));
+    }
+    Plan { notes, recognised }
 }
 
 /// A new Markdown note that Anki already holds, unknown to the base and to the Markdown, is the same note: a
@@ -62,7 +93,7 @@ pub fn plan(input: &Input, options: &Options) -> Plan {
 fn adopt_recreated_notes(input: &Input) -> BTreeMap<usize, NoteId> {
     let mut candidates: BTreeMap<&NoteState, Vec<NoteId>> = BTreeMap::new();
     for (id, state) in &input.anki {
-        if !input.base.contains_key(id) && !input.markdown.contains_key(id) {
+        if !input.base.contains_key(id) && !input.markdown.contains_key(id) && !input.protected.contains(id) {
             candidates.entry(state).or_default().push(*id);
         }
     }
@@ -75,6 +106,128 @@ fn adopt_recreated_notes(input: &Input) -> BTreeMap<usize, NoteId> {
         }
     }
     adopted
+}
+
+/// A note that vanished from the Markdown (the base and Anki have it, no deck file names its id) and a Markdown
+/// note without a usable id (none, or one neither the base nor Anki knows) are one note when their content
+/// matches: an id line deleted or mistyped by accident, or an old checkout from before ids were written. The
+/// note keeps its id, and so its cards and review history, instead of being deleted and added again.
+///
+/// First the same note type and fields as the vanished note's base or Anki side; then, for what is left, the
+/// one vanished note of the same type sharing the most fields (equal values), when that is mutual and unique,
+/// so a note edited since the checkout is still found but two look-alikes are never guessed between.
+fn recognise_vanished_notes(input: &Input, adopted: &BTreeMap<usize, NoteId>) -> Vec<(Recognised, NoteId)> {
+    let vanished: Vec<NoteId> = input
+        .base
+        .keys()
+        .filter(|id| {
+            input.anki.contains_key(id)
+                && !input.markdown.contains_key(id)
+                && !input.protected.contains(id)
+                && !input.unresolved.contains(id)
+        })
+        .copied()
+        .collect();
+    if vanished.is_empty() {
+        return Vec::new();
+    }
+    let mut sources: Vec<(Recognised, &NoteState)> = input
+        .new_in_markdown
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !adopted.contains_key(i))
+        .map(|(i, s)| (Recognised::New(i), s))
+        .collect();
+    sources.extend(
+        input
+            .markdown
+            .iter()
+            .filter(|(id, _)| {
+                !input.base.contains_key(id)
+                    && !input.anki.contains_key(id)
+                    && !input.protected.contains(id)
+                    && !input.unresolved.contains(id)
+            })
+            .map(|(id, s)| (Recognised::UnknownId(*id), s)),
+    );
+    if sources.is_empty() {
+        return Vec::new();
+    }
+
+    let sides = |id: &NoteId| [input.base.get(id), input.anki.get(id)].into_iter().flatten();
+    let mut found: Vec<(Recognised, NoteId)> = Vec::new();
+    let mut taken: BTreeSet<NoteId> = BTreeSet::new();
+    let mut matched: BTreeSet<usize> = BTreeSet::new();
+
+    // Exact content.
+    let mut by_content: BTreeMap<(&str, &BTreeMap<String, String>), Vec<NoteId>> = BTreeMap::new();
+    for id in &vanished {
+        let mut keys: Vec<(&str, &BTreeMap<String, String>)> =
+            sides(id).map(|s| (s.note_type.as_str(), &s.fields)).collect();
+        keys.dedup();
+        for key in keys {
+            by_content.entry(key).or_default().push(*id);
+        }
+    }
+    for (k, (place, state)) in sources.iter().enumerate() {
+        let Some(ids) = by_content.get(&(state.note_type.as_str(), &state.fields)) else { continue };
+        if let Some(id) = ids.iter().find(|id| !taken.contains(id)) {
+            taken.insert(*id);
+            matched.insert(k);
+            found.push((*place, *id));
+        }
+    }
+
+    // Most fields in common, mutual and unique.
+    let mut by_field: BTreeMap<(&str, &str, &str), BTreeSet<NoteId>> = BTreeMap::new();
+    for id in vanished.iter().filter(|id| !taken.contains(id)) {
+        for side in sides(id) {
+            for (name, value) in &side.fields {
+                by_field.entry((side.note_type.as_str(), name.as_str(), value.as_str())).or_default().insert(*id);
+            }
+        }
+    }
+    let mut scores: BTreeMap<usize, BTreeMap<NoteId, usize>> = BTreeMap::new();
+    for (k, (_, state)) in sources.iter().enumerate().filter(|(k, _)| !matched.contains(k)) {
+        let mut hits: BTreeMap<NoteId, usize> = BTreeMap::new();
+        for (name, value) in &state.fields {
+            for id in by_field.get(&(state.note_type.as_str(), name.as_str(), value.as_str())).into_iter().flatten() {
+                *hits.entry(*id).or_default() += 1;
+            }
+        }
+        // At least half of the note's fields are as they were.
+        hits.retain(|_, score| *score * 2 >= state.fields.len());
+        if !hits.is_empty() {
+            scores.insert(k, hits);
+        }
+    }
+    let unique_best = |pairs: &mut dyn Iterator<Item = (usize, NoteId, usize)>| {
+        let mut best: Option<(usize, NoteId, usize)> = None;
+        let mut tie = false;
+        for (k, id, score) in pairs {
+            match best {
+                Some((_, _, top)) if score < top => {}
+                Some((_, _, top)) if score == top => tie = true,
+                _ => {
+                    best = Some((k, id, score));
+                    tie = false;
+                }
+            }
+        }
+        if tie { None } else { best }
+    };
+    for (k, candidates) in &scores {
+        let Some((_, id, _)) = unique_best(&mut candidates.iter().map(|(id, score)| (*k, *id, *score))) else {
+            continue;
+        };
+        let mut rivals = scores.iter().filter_map(|(other, c)| c.get(&id).map(|score| (*other, id, *score)));
+        if unique_best(&mut rivals).is_some_and(|(back, _, _)| back == *k) {
+            taken.insert(id);
+            found.push((sources[*k].0, id));
+        }
+    }
+    found.sort();
+    found
 }
 
 impl NotePlan {
@@ -142,7 +295,7 @@ fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options
                 p.conflict = Some(Conflict { kind, fields: Vec::new(), deck: None, note_type: None });
             }
         },
-        Direction::ToAnki => match one_way_target(outcome, options.force, m, b, &mut p) {
+        Direction::ToAnki => match one_way_target(outcome, options.force, m, b, a, &mut p) {
             Some(r) => {
                 p.anki = anki_change(a, r.as_ref());
                 p.base = base_of(m);
@@ -152,7 +305,7 @@ fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options
             }
             None => p.skipped = Some(Skip::Conflict),
         },
-        Direction::ToMarkdown => match one_way_target(outcome, options.force, a, b, &mut p) {
+        Direction::ToMarkdown => match one_way_target(outcome, options.force, a, b, m, &mut p) {
             Some(r) => {
                 p.markdown = markdown_change(m, r.as_ref());
                 p.base = base_of(a);
@@ -186,16 +339,18 @@ fn plan_note(note: NoteRef, sides: &Merge<Option<&NoteState>>, options: &Options
     (!(idle && p.base == BaseChange::Keep)).then_some(p)
 }
 
-/// What a one-way run makes its target hold: the source as it is with `--force` or when there is no base (the
-/// source is the truth then), else the merged note. `None` for a conflict, which is recorded in `p`.
+/// What a one-way run makes its target hold: the source as it is with `--force`, or when there is no base and
+/// the target does not have the note; else the merged note. Without a base, two sides that differ are a
+/// conflict: nothing says which edit is newer. `None` for a conflict, which is recorded in `p`.
 fn one_way_target(
     outcome: Outcome,
     force: bool,
     source: Option<&NoteState>,
     base: Option<&NoteState>,
+    target: Option<&NoteState>,
     p: &mut NotePlan,
 ) -> Option<Option<NoteState>> {
-    if force || (base.is_none() && source.is_some()) {
+    if force || (base.is_none() && source.is_some() && target.is_none()) {
         return Some(source.cloned());
     }
     match outcome {

@@ -12,5 +12,5 @@ pub use engine::plan;
 pub use merge::{Merge, Sides};
 pub use model::{
     AnkiChange, BaseChange, Conflict, ConflictKind, Direction, FieldClash, Input, MarkdownChange, NoteId, NotePlan,
-    NoteRef, NoteState, Options, Plan, Skip, Summary,
+    NoteRef, NoteState, Options, Plan, Recognised, Skip, Summary,
 };

@@ -46,13 +46,18 @@ pub struct Input {
     pub base: BTreeMap<NoteId, NoteState>,
     /// The managed notes Anki holds now.
     pub anki: BTreeMap<NoteId, NoteState>,
+    /// Ids written in deck files that could not be read (they do not parse, are not UTF-8, cannot be opened, or
+    /// sit where deck files are not read): whatever the other sides say, such a note is never deleted, moved
+    /// or removed from a file, in any mode, even with `--force`.
+    pub protected: BTreeSet<NoteId>,
 }
 
 /// Which way changes may flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Direction {
     /// `sync`: both ways; conflicts are written into the Markdown.
+    #[default]
     Both,
     /// `ma`: Markdown to Anki only.
     ToAnki,
@@ -60,11 +65,15 @@ pub enum Direction {
     ToMarkdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
     pub direction: Direction,
     /// Make the target match the source exactly (one-way mirror); ignored for [`Direction::Both`].
     pub force: bool,
+    /// `ma --only-add-new`: plan only the creation of notes new in the Markdown.
+    pub only_add_new: bool,
+    /// `am --keep-orphans`: never remove a Markdown note whose Anki note is gone.
+    pub keep_orphans: bool,
 }
 
 /// Which note a plan entry is about.
@@ -169,6 +178,10 @@ pub enum Skip {
     OnlyInMarkdown,
     /// Both sides changed; `sync` writes the conflict into the Markdown.
     Conflict,
+    /// Its id is written in a deck file that could not be read ([`Input::protected`]).
+    Protected,
+    /// Its deletion in Anki was declined (no `--yes`, or "no" at the prompt).
+    DeletionDeclined,
 }
 
 /// What to do about one note. Notes with nothing to do are not in the plan.
@@ -205,6 +218,20 @@ impl NotePlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub notes: Vec<NotePlan>,
+    /// Markdown notes without a usable id (none, or one neither the base nor Anki knows) recognised as a note
+    /// that vanished from the Markdown in the same plan: `(where the note sits, the id it keeps)`. The plan
+    /// treats each as that note ([`NoteRef::Existing`]); the id is written back where the note sits.
+    pub recognised: Vec<(Recognised, NoteId)>,
+}
+
+/// Where a recognised note sits in the Markdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recognised {
+    /// `Input::new_in_markdown[i]`.
+    New(usize),
+    /// Under an id neither the base nor Anki knows (mistyped, or from another collection).
+    UnknownId(NoteId),
 }
 
 /// Counts for the run summary.

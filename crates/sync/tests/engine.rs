@@ -37,6 +37,9 @@ fn show(s: &NoteState) -> String {
 
 fn describe(plan: &Plan) -> String {
     let mut out = String::new();
+    for (place, id) in &plan.recognised {
+        writeln!(out, "recognised {place:?} as #{id}").unwrap();
+    }
     for p in &plan.notes {
         let who = match p.note {
             NoteRef::Existing(id) => format!("#{id}"),
@@ -110,6 +113,10 @@ fn check(mode: &str, fixture: &str, expect: &str) {
             input.unresolved.insert(id.trim().parse().unwrap());
             continue;
         }
+        if let Some(id) = sides.strip_prefix("protected ") {
+            input.protected.insert(id.trim().parse().unwrap());
+            continue;
+        }
         let (id, spec) = rest.split_once(' ').unwrap();
         let id: i64 = id.parse().unwrap();
         for side in sides.split_whitespace() {
@@ -130,7 +137,7 @@ fn check(mode: &str, fixture: &str, expect: &str) {
         "am --force" => (Direction::ToMarkdown, true),
         other => panic!("unknown mode {other}"),
     };
-    let got = describe(&plan(&input, &Options { direction, force }));
+    let got = describe(&plan(&input, &Options { direction, force, ..Options::default() }));
     assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
 }
 
@@ -434,18 +441,22 @@ fn note_id_anki_does_not_know() {
 
 #[test]
 fn first_run_without_base() {
+    // Without a base nothing says which side is newer: a difference is a conflict, unless `--force` picks a side.
     let fixture = "
         markdown #1 Bio | Question=q; Answer=mine |
         anki     #1 Bio | Question=q; Answer=theirs |
         markdown anki #2 Bio | Question=same |
     ";
+    let conflict = "#1:\n  conflict BothAdded [Answer]\n  skipped Conflict\n#2:\n  base Bio | Question=same |";
+    check("ma", fixture, conflict);
+    check("am", fixture, conflict);
     check(
-        "ma",
+        "ma --force",
         fixture,
         "#1:\n  anki update Bio | Answer=mine; Question=q | \n  base Bio | Answer=mine; Question=q | \n#2:\n  base Bio | Question=same |",
     );
     check(
-        "am",
+        "am --force",
         fixture,
         "#1:\n  markdown write Bio | Answer=theirs; Question=q | \n  base Bio | Answer=theirs; Question=q | \n#2:\n  base Bio | Question=same |",
     );
@@ -510,7 +521,151 @@ fn summary_counts_moves_and_updates_separately() {
     input.anki.insert(1, n("Bio | Question=q |"));
     input.markdown.insert(1, n("Chem | Question=q2 |"));
     input.new_in_markdown.push(n("Bio | Question=new |"));
-    let p = plan(&input, &Options { direction: Direction::ToAnki, force: false });
+    let p = plan(&input, &Options { direction: Direction::ToAnki, ..Options::default() });
     let s = p.summary(&input);
     assert_eq!((s.anki_created, s.anki_updated, s.anki_moved, s.anki_deleted), (1, 1, 1, 0));
+}
+
+#[test]
+fn a_note_whose_id_line_was_deleted_keeps_its_id() {
+    // The id line was deleted by accident (and the note moved to another file): the same note, not a new one.
+    let fixture = "
+        base anki #3 Bio | Question=q; Answer=a | t
+        new Chem | Question=q; Answer=a | t
+    ";
+    let expect = "recognised New(0) as #3\n#3:\n  anki update Chem | Answer=a; Question=q | t\n  base Chem | Answer=a; Question=q | t";
+    check("ma", fixture, expect);
+    check("sync", fixture, expect);
+    check("ma --force", fixture, expect);
+    check("am", fixture, "recognised New(0) as #3\n#3:\n  skipped ChangedInMarkdown");
+}
+
+#[test]
+fn a_mistyped_id_is_recognised_as_the_note_it_was() {
+    let fixture = "
+        base anki #3 Bio | Question=q; Answer=a |
+        markdown  #4 Bio | Question=q; Answer=a |
+    ";
+    check("ma", fixture, "recognised UnknownId(4) as #3");
+    check("sync", fixture, "recognised UnknownId(4) as #3");
+}
+
+#[test]
+fn an_old_checkout_edited_since_keeps_every_id() {
+    // The folder from before ids were written, while the notes were edited in Anki since: every note is found.
+    let fixture = "
+        base anki #1 Bio | Question=capital of France; Answer=Paris |
+        base anki #2 Bio | Question=capital of Spain; Answer=Madrid (since) |
+        base anki #3 Bio | Question=capital of Italy; Answer=Rome |
+        new Bio | Question=capital of France; Answer=Paris |
+        new Bio | Question=capital of Spain; Answer=Madrid |
+        new Bio | Question=capital of Italy; Answer=Rome |
+    ";
+    let got_recognised = |mode: &str| {
+        let mut input = Input::default();
+        for (id, q, a) in [(1, "capital of France", "Paris"), (2, "capital of Spain", "Madrid (since)"), (3, "capital of Italy", "Rome")] {
+            let s = n(&format!("Bio | Question={q}; Answer={a} |"));
+            input.base.insert(id, s.clone());
+            input.anki.insert(id, s);
+        }
+        for (q, a) in [("capital of France", "Paris"), ("capital of Spain", "Madrid"), ("capital of Italy", "Rome")] {
+            input.new_in_markdown.push(n(&format!("Bio | Question={q}; Answer={a} |")));
+        }
+        let direction = if mode == "ma" { Direction::ToAnki } else { Direction::Both };
+        let p = plan(&input, &Options { direction, ..Options::default() });
+        assert!(p.notes.iter().all(|n| !matches!(n.anki, Some(AnkiChange::Create(_) | AnkiChange::Delete(_)))));
+        p.recognised
+    };
+    for mode in ["ma", "sync"] {
+        assert_eq!(
+            got_recognised(mode),
+            vec![
+                (ankiops_sync::Recognised::New(0), 1),
+                (ankiops_sync::Recognised::New(1), 2),
+                (ankiops_sync::Recognised::New(2), 3)
+            ]
+        );
+    }
+    check(
+        "ma",
+        fixture,
+        "recognised New(0) as #1
+recognised New(1) as #2
+recognised New(2) as #3
+#2:
+  anki update Bio | Answer=Madrid; Question=capital of Spain | 
+  base Bio | Answer=Madrid; Question=capital of Spain |",
+    );
+}
+
+#[test]
+fn look_alike_notes_are_never_guessed_between() {
+    // Two vanished notes share the question with a new one, and neither is a better match: no guess.
+    let fixture = "
+        base anki #1 Code | Question=output?; Answer=1 |
+        base anki #2 Code | Question=output?; Answer=2 |
+        new Code | Question=output?; Answer=3 |
+    ";
+    let got = {
+        let mut input = Input::default();
+        for (id, a) in [(1, "1"), (2, "2")] {
+            let s = n(&format!("Code | Question=output?; Answer={a} |"));
+            input.base.insert(id, s.clone());
+            input.anki.insert(id, s);
+        }
+        input.new_in_markdown.push(n("Code | Question=output?; Answer=3 |"));
+        plan(&input, &Options { direction: Direction::ToAnki, ..Options::default() })
+    };
+    assert!(got.recognised.is_empty(), "{:?}", got.recognised);
+    check(
+        "ma",
+        fixture,
+        "#1:\n  anki delete\n  base remove\n#2:\n  anki delete\n  base remove\nnew[0]:\n  anki create Code | Answer=3; Question=output? | \n  base Code | Answer=3; Question=output? |",
+    );
+}
+
+#[test]
+fn a_protected_note_is_never_deleted_moved_or_removed() {
+    // Its id is written in a deck file that does not parse: it looks gone from the Markdown, and is not.
+    let gone_from_markdown = "
+        base anki #1 Bio | Question=q |
+        protected 1
+    ";
+    let moved = "
+        base anki #1 Bio | Question=q |
+        markdown  #1 Chem | Question=q |
+        protected 1
+    ";
+    let gone_from_anki = "
+        base markdown #1 Bio | Question=q |
+        protected 1
+    ";
+    for mode in ["sync", "ma", "am", "ma --force", "am --force"] {
+        for fixture in [gone_from_markdown, moved, gone_from_anki] {
+            check(mode, fixture, "#1:\n  skipped Protected");
+        }
+    }
+    // Nor is it taken for a new note's twin.
+    check(
+        "ma",
+        "base anki #1 Bio | Question=q |\nnew Bio | Question=q |\nprotected 1",
+        "#1:\n  skipped Protected\nnew[0]:\n  anki create Bio | Question=q | \n  base Bio | Question=q |",
+    );
+}
+
+#[test]
+fn only_add_new_and_keep_orphans_are_options() {
+    let mut input = Input::default();
+    input.base.insert(1, n("Bio | Question=q |"));
+    input.markdown.insert(1, n("Bio | Question=q |"));
+    input.base.insert(2, n("Bio | Question=two |"));
+    input.anki.insert(2, n("Bio | Question=two, edited |"));
+    input.markdown.insert(2, n("Bio | Question=two |"));
+    input.new_in_markdown.push(n("Bio | Question=new |"));
+    let only_new = plan(&input, &Options { direction: Direction::ToAnki, only_add_new: true, ..Options::default() });
+    assert_eq!(only_new.notes.iter().map(|p| p.note).collect::<Vec<_>>(), vec![NoteRef::New(0)]);
+    let keep = plan(&input, &Options { direction: Direction::ToMarkdown, keep_orphans: true, ..Options::default() });
+    assert!(keep.notes.iter().all(|p| p.markdown != Some(MarkdownChange::Delete)), "{keep:?}");
+    let drop = plan(&input, &Options { direction: Direction::ToMarkdown, ..Options::default() });
+    assert!(drop.notes.iter().any(|p| p.markdown == Some(MarkdownChange::Delete)), "{drop:?}");
 }
