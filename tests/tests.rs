@@ -4,6 +4,7 @@ mod cli;
 mod complaints;
 mod journey;
 mod kill;
+mod lock;
 mod media;
 mod safety;
 mod serialize;

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod error;
 mod git;
+mod lock;
 mod media;
 mod models;
 mod note_types;
@@ -92,6 +93,12 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         return commands::deserialize::cmd_deserialize(&cli.global, args);
     }
     let ctx = Context::new(cli.global)?;
+    // One run at a time per collection (lock.rs); held until the command returns. A folder that is not a
+    // collection gets no `.ankiops/` folder: the command itself says it is not one.
+    let _lock = match locked_name(&cli.command) {
+        Some(name) if ctx.is_initialized() => Some(lock::acquire(&ctx.root, name, ctx.args.quiet)?),
+        _ => None,
+    };
     match cli.command {
         Command::Init(_) => Ok(EXIT_OK),
         Command::Ma(args) => commands::ma::cmd_ma(&ctx, &args),
@@ -104,5 +111,20 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Doctor(args) => commands::doctor::cmd_doctor(&ctx, &args),
         Command::Serialize(args) => commands::serialize::cmd_serialize(&ctx, &args),
         Command::Deserialize(_) => Ok(EXIT_OK),
+    }
+}
+
+/// The name a command records in the collection's lock, or `None` for commands that only read Git or check
+/// the setup (`log`, `doctor`). `init` and `deserialize` take the lock themselves, once they know the folder.
+fn locked_name(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Ma(_) => Some("ma"),
+        Command::Am(_) => Some("am"),
+        Command::Sync(_) => Some("sync"),
+        Command::Status(_) => Some("status"),
+        Command::Web(_) => Some("web"),
+        Command::Rollback(_) => Some("rollback"),
+        Command::Serialize(_) => Some("serialize"),
+        Command::Init(_) | Command::Deserialize(_) | Command::Log(_) | Command::Doctor(_) => None,
     }
 }

@@ -84,6 +84,12 @@ pub fn cmd_deserialize(global: &GlobalArgs, args: &DeserializeArgs) -> Result<i3
 
     let dest = target(global, args)?;
     check_target(&dest, args.overwrite)?;
+    // Over an existing collection, wait for any run on it to end (lock.rs); a new folder has no run to wait for.
+    let _lock = if dest.join(CONFIG_FILE).is_file() {
+        Some(crate::lock::acquire(&dest, "deserialize", global.quiet)?)
+    } else {
+        None
+    };
     let staging = staging_dir(&dest)?;
     let warnings = match stage(&collection, &package.media, &staging) {
         Ok(warnings) => warnings,
@@ -448,8 +454,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(parent) = path.parent() {
         fs_err::create_dir_all(parent)?;
     }
-    fs_err::write(path, bytes)?;
-    Ok(())
+    store::write_atomic(path, bytes)
 }
 
 /// Moves the staged collection into `dest`: one rename if `dest` does not exist, else file by file (keeping an

@@ -33,7 +33,7 @@ pub fn cmd_log(ctx: &Context, args: &LogArgs) -> Result<i32> {
 }
 
 /// `YYYY-MM-DD HH:MM` in UTC, from epoch seconds.
-fn format_time(secs: i64) -> String {
+pub fn format_time(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil from days (Howard Hinnant's algorithm).
