@@ -12,7 +12,8 @@ Like Anki desktop it has profiles: `--base DIR` holds one folder per profile wit
 
 Test-only actions (hidden from apiReflect, prefixed `_test`) stand in for what a user does
 in Anki's GUI: `_testSyncLogin {endpoint, username, password}` logs the profile in to a
-sync server, `_testFullSync {upload}` runs the full upload/download a user confirms.
+sync server, `_testFullSync {upload}` runs the full upload/download a user confirms, `_testAnswerCard {card, ease}`
+reviews a card, `_testSetFieldKeepMod {note, field, value}` edits a field leaving the note's mod as it was.
 
 Usage: python ankiconnect_server.py --base DIR [--profile NAME] [--port 8765] [--api-key K]
 Prints `listening on http://127.0.0.1:PORT` once ready (port 0 picks a free port).
@@ -509,6 +510,27 @@ class AnkiConnect:
         self._wait_media_sync()
 
     _testFullSync.test_api = True
+
+    def _testAnswerCard(self, card, ease=3):
+        """A review in Anki's reviewer: the card gains review history (reps, a revlog entry)."""
+        col = self.collection()
+        c = col.get_card(card)
+        c.start_timer()
+        col.sched.answerCard(c, ease)
+
+    _testAnswerCard.test_api = True
+
+    def _testSetFieldKeepMod(self, note, field, value):
+        """An edit whose modification time does not move: made in the same second as ankiops' write, or
+        brought by a sync from a device whose clock carries that time."""
+        col = self.collection()
+        n = col.get_note(note)
+        mod = n.mod
+        n[field] = value
+        col.update_note(n)
+        col.db.execute("update notes set mod = ? where id = ?", mod, note)
+
+    _testSetFieldKeepMod.test_api = True
 
     # ------------------------------------------------------------------ decks
 
