@@ -31,33 +31,34 @@ pub fn parse_deck(text: &str, registry: &Registry) -> Result<DeckFile, Vec<DeckE
     Err(errors)
 }
 
-/// Like [`parse_deck`] for raw bytes: invalid UTF-8 is reported with its line and column.
+/// Like [`parse_deck`] for raw bytes. A file that is not valid UTF-8 gets one error, at its first invalid
+/// byte (line, column and byte offset), saying how many more there are: a binary file is one message, not
+/// one per byte.
 pub fn parse_deck_bytes(bytes: &[u8], registry: &Registry) -> Result<DeckFile, Vec<DeckError>> {
     match std::str::from_utf8(bytes) {
         Ok(text) => parse_deck(text, registry),
-        Err(_) => {
-            let mut errors = Vec::new();
-            let (mut line, mut column) = (1, 1);
-            for chunk in bytes.utf8_chunks() {
-                for c in chunk.valid().chars() {
-                    if c == '\n' {
-                        line += 1;
-                        column = 1;
-                    } else {
-                        column += 1;
-                    }
-                }
-                if !chunk.invalid().is_empty() {
-                    errors.push(DeckError {
-                        line,
-                        column,
-                        message: "invalid UTF-8; save the file as UTF-8".to_owned(),
-                    });
-                    column += 1;
-                }
-            }
-            Err(errors)
-        }
+        Err(first) => Err(vec![invalid_utf8(bytes, first.valid_up_to())]),
+    }
+}
+
+/// The one error of a file that is not valid UTF-8, whose first invalid byte is at `offset`.
+fn invalid_utf8(bytes: &[u8], offset: usize) -> DeckError {
+    let valid = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+    let line = 1 + valid.matches('\n').count();
+    let last_line = valid.rsplit('\n').next().unwrap_or_default();
+    let column = 1 + last_line.strip_prefix('\u{feff}').unwrap_or(last_line).chars().count();
+    let more = bytes.utf8_chunks().filter(|chunk| !chunk.invalid().is_empty()).count().saturating_sub(1);
+    let more = match more {
+        0 => String::new(),
+        1 => ", and 1 more place".to_owned(),
+        n => format!(", and {n} more places"),
+    };
+    DeckError {
+        line,
+        column,
+        message: format!(
+            "invalid UTF-8 (byte offset {offset}{more}); save the file as UTF-8, or move it out of the folder if it is not a deck file"
+        ),
     }
 }
 

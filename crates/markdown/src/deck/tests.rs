@@ -292,17 +292,40 @@ fn malformed_conflicts() {
 }
 
 #[test]
-fn invalid_utf8_is_reported_with_its_line() {
-    let got = parse_deck_bytes(b"Q: a\nA: b\xff\xfe c\n\xc3", &registry()).map(|_| ()).unwrap_err();
-    let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+fn invalid_utf8_is_reported_once_at_its_first_position() {
+    let utf8_errors = |bytes: &[u8]| -> Vec<String> {
+        parse_deck_bytes(bytes, &registry()).map(|_| ()).unwrap_err().iter().map(ToString::to_string).collect()
+    };
     assert_eq!(
-        got,
+        utf8_errors(b"Q: a\nA: b\xff\xfe c\n\xc3"),
         [
-            "2:5: invalid UTF-8; save the file as UTF-8",
-            "2:6: invalid UTF-8; save the file as UTF-8",
-            "3:1: invalid UTF-8; save the file as UTF-8"
+            "2:5: invalid UTF-8 (byte offset 9, and 2 more places); save the file as UTF-8, or move it out of the folder if it is not a deck file"
         ]
     );
+    assert_eq!(
+        utf8_errors(b"Q: \xc3\xa9\xff"),
+        [
+            "1:5: invalid UTF-8 (byte offset 5); save the file as UTF-8, or move it out of the folder if it is not a deck file"
+        ]
+    );
+    assert_eq!(
+        utf8_errors(b"\xef\xbb\xbfQ: a\x80"),
+        [
+            "1:5: invalid UTF-8 (byte offset 7); save the file as UTF-8, or move it out of the folder if it is not a deck file"
+        ]
+    );
+}
+
+#[test]
+fn a_binary_blob_is_one_utf8_error() {
+    // A PNG-like blob: thousands of invalid bytes, many "lines".
+    let blob: Vec<u8> =
+        b"\x89PNG\r\n\x1a\n".iter().copied().chain((0..8000u32).map(|i| (i * 7919 % 251) as u8 | 0x80)).collect();
+    let errors = parse_deck_bytes(&blob, &registry()).map(|_| ()).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!((errors[0].line, errors[0].column), (1, 1));
+    assert!(errors[0].message.starts_with("invalid UTF-8 (byte offset 0, and "), "{}", errors[0].message);
+    assert!(errors[0].message.contains("more places)"), "{}", errors[0].message);
 }
 
 #[test]
