@@ -52,10 +52,7 @@ impl Settings {
             return Ok(Settings::default());
         }
         let text = fs_err::read_to_string(&path)?;
-        serde_json::from_str(&text).map_err(|e| {
-            CliError::input(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
-                .hint("fix the file, or delete it and run `ankiops init` again")
-        })
+        parse(&text, &path)
     }
 
     pub fn save(&self, root: &Path) -> Result<()> {
@@ -63,6 +60,31 @@ impl Settings {
         text.push('\n');
         crate::store::write_atomic(&root.join(CONFIG_FILE), text.as_bytes())
     }
+}
+
+/// Reads the text of `ankiops.json` found at `path`. A UTF-8 byte order mark (as some Windows editors write)
+/// is skipped; the document must be one JSON object (serde alone would read `[]` as all defaults).
+fn parse(text: &str, path: &Path) -> Result<Settings> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let start = text.trim_start();
+    if !start.starts_with('{') {
+        let skipped = &text[..text.len() - start.len()];
+        let line = 1 + skipped.matches('\n').count();
+        let column = 1 + skipped.rsplit('\n').next().unwrap_or_default().chars().count();
+        let found = match start.chars().next() {
+            None => "it is empty".to_owned(),
+            Some(c) => format!("it starts with `{c}`"),
+        };
+        return Err(CliError::input(format!(
+            "{}:{line}:{column}: {CONFIG_FILE} must hold one JSON object, like {{\"profile\": \"User 1\"}}, but {found}",
+            path.display()
+        ))
+        .hint("write the settings between `{` and `}` (docs/cli.md lists the keys), or write `{}` for the defaults"));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        CliError::input(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+            .hint("fix the file, or delete it and run `ankiops init` again")
+    })
 }
 
 /// The collection folder: `--dir` if given, else the nearest folder upward holding `ankiops.json`, else the
@@ -94,6 +116,25 @@ mod tests {
         assert_eq!(s.profile.as_deref(), Some("rig"));
         assert!(s.auto_commit);
         assert_eq!(s.api_key_env, "ANKICONNECT_API_KEY");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let s = parse("\u{feff}{\"profile\": \"rig\"}\n", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(s.profile.as_deref(), Some("rig"));
+    }
+
+    #[test]
+    fn only_an_object_is_read() {
+        for (text, want) in [
+            ("[]", "dir/ankiops.json:1:1: ankiops.json must hold one JSON object"),
+            ("\n  \"x\"", "dir/ankiops.json:2:3: ankiops.json must hold one JSON object"),
+            ("", "but it is empty"),
+            ("null", "but it starts with `n`"),
+        ] {
+            let err = parse(text, Path::new("dir/ankiops.json")).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
     }
 
     #[test]
