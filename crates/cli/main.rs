@@ -4,6 +4,7 @@ mod anki;
 mod base;
 mod commands;
 mod context;
+mod deck_names;
 mod error;
 mod git;
 mod lock;

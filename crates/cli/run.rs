@@ -91,6 +91,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         }
     }
 
+    if let Some(deck) = &args.deck {
+        let files = collection.decks.iter().map(|d| d.deck.as_str());
+        crate::deck_names::require_in_anki(deck, snapshot.deck_ids.keys(), files)?;
+    }
     let scope = Scope::new(ctx, args, &collection)?;
     let (mut input, locations, new_locations, unresolved_new, base_outside) =
         build_input(&collection, std::mem::take(&mut base.notes), std::mem::take(&mut snapshot.notes), &scope);
