@@ -71,10 +71,14 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         Some(text) => (Base::parse(&text)?, text.len()),
         None => (Base::default(), 0),
     };
-    // Media: files changed since they were pushed get content-hashed names, rewritten in the deck files first.
+    // Media: files changed since they were pushed get content-hashed names, files Anki would store under another
+    // name get that name, rewritten only in the deck files that parse (then read again); broken files stay as is.
     let dry = args.dry_run || args.read_only;
-    let mut media = crate::media::prepare(&ctx.root, &client, &base, args.direction, dry, &mut report)?;
     let mut collection = store::load(&ctx.root, &registry)?;
+    let mut media = crate::media::prepare(&ctx.root, &client, &base, &collection, args.direction, dry, &mut report)?;
+    if media.rewrote_deck_files() {
+        collection = store::load(&ctx.root, &registry)?;
+    }
     for e in &collection.errors {
         report.problems.push(Problem::error(e.clone()));
     }

@@ -209,7 +209,9 @@ pub fn load(root: &Path, registry: &Registry) -> Result<Collection> {
             ));
             collection.broken.insert(deck_name.clone());
             match std::fs::read(&path) {
-                Ok(bytes) => collection.hold(path, &bytes, "names the same deck as another file: merge them and run again"),
+                Ok(bytes) => {
+                    collection.hold(path, &bytes, "names the same deck as another file: merge them and run again")
+                }
                 Err(_) => collection.unreadable = true,
             }
             continue;
@@ -272,7 +274,11 @@ pub fn load(root: &Path, registry: &Registry) -> Result<Collection> {
         let source = collection.decks.remove(d);
         collection.broken.insert(source.deck);
         let bytes = source.original.into_bytes();
-        collection.hold(source.path, &bytes, "shares a note_id with another file: keep each id in one file and run again");
+        collection.hold(
+            source.path,
+            &bytes,
+            "shares a note_id with another file: keep each id in one file and run again",
+        );
     }
     Ok(collection)
 }
@@ -295,6 +301,10 @@ mod tests {
         let text = b"<!-- deck_id: 5 -->\n<!-- note_id: 17 -->\nQ: a\n\xff\xfe<!-- note_id:18 -->\nnote_id: x\n<!--note_id:\t19-->";
         assert_eq!(scan_note_ids(text), vec![17, 18, 19]);
         assert!(scan_note_ids(b"deck_id: 5, no notes").is_empty());
-        assert_eq!(scan_note_ids(b"note_id: 99999999999999999999999 note_id: 3"), vec![3], "an overflowing id is skipped");
+        assert_eq!(
+            scan_note_ids(b"note_id: 99999999999999999999999 note_id: 3"),
+            vec![3],
+            "an overflowing id is skipped"
+        );
     }
 }

@@ -563,7 +563,11 @@ fn an_old_checkout_edited_since_keeps_every_id() {
     ";
     let got_recognised = |mode: &str| {
         let mut input = Input::default();
-        for (id, q, a) in [(1, "capital of France", "Paris"), (2, "capital of Spain", "Madrid (since)"), (3, "capital of Italy", "Rome")] {
+        for (id, q, a) in [
+            (1, "capital of France", "Paris"),
+            (2, "capital of Spain", "Madrid (since)"),
+            (3, "capital of Italy", "Rome"),
+        ] {
             let s = n(&format!("Bio | Question={q}; Answer={a} |"));
             input.base.insert(id, s.clone());
             input.anki.insert(id, s);
