@@ -1,7 +1,7 @@
 //! Git integration (design.md §5): commits of the collection folder before and after a run, and the base
 //! snapshot on the private ref `refs/ankiops/base`. Uses libgit2; no `git` binary is needed.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use git2::{IndexAddOption, Oid, Repository, Signature};
 
@@ -58,8 +58,9 @@ impl Repo {
         }
     }
 
-    /// Commits every change under the collection folder (and nothing outside it). Returns the new commit, or
-    /// `None` when nothing changed.
+    /// Commits the collection folder (and nothing outside it): every change to a tracked file, and the untracked
+    /// files ankiops owns ([`owned_by_ankiops`]); other untracked files are left out until the user `git add`s
+    /// them. Returns the new commit, or `None` when nothing changed. libgit2 runs no Git hooks.
     pub fn commit_collection(&self, message: &str) -> Result<Option<Oid>> {
         self.commit(message, false)
     }
@@ -77,8 +78,13 @@ impl Repo {
         } else {
             format!("{}/*", self.prefix.to_string_lossy().replace('\\', "/"))
         };
-        index.add_all([spec.as_str()], IndexAddOption::DEFAULT, None)?;
+        // Tracked files first (changes and deletions), then the untracked files ankiops owns; anything else the
+        // user keeps in the folder is theirs to `git add`.
         index.update_all([spec.as_str()], None)?;
+        let mut filter = |path: &Path, _: &[u8]| -> i32 {
+            if path.strip_prefix(&self.prefix).is_ok_and(owned_by_ankiops) { 0 } else { 1 }
+        };
+        index.add_all([spec.as_str()], IndexAddOption::DEFAULT, Some(&mut filter))?;
         index.write()?;
         let tree_id = index.write_tree()?;
         let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
@@ -198,6 +204,20 @@ pub struct RunEntry {
     pub message: String,
 }
 
+/// Whether a path (relative to the collection folder) is one ankiops writes or reads, so it belongs in a snapshot
+/// even before the user `git add`s it: the deck files at the top, `media/`, `note_types/`, `ankiops.json`,
+/// `.gitignore` and `.gitattributes`.
+fn owned_by_ankiops(path: &Path) -> bool {
+    let mut parts = path.components();
+    let Some(Component::Normal(first)) = parts.next() else { return false };
+    let Some(first) = first.to_str() else { return false };
+    if parts.next().is_some() {
+        return first == crate::media::MEDIA_DIR || first == "note_types";
+    }
+    matches!(first, crate::settings::CONFIG_FILE | ".gitignore" | ".gitattributes")
+        || (!first.starts_with('.') && ankiops_markdown::deck::file_name_to_deck(first).is_some())
+}
+
 /// Whether the repository ignores the folder at `prefix` (relative to its work tree).
 /// Rules like `/target` match the folder itself, not the paths below it, so every ancestor is asked, with and
 /// without the trailing slash that directory-only rules (`target/`) need.
@@ -239,6 +259,57 @@ mod tests {
         // A deletion is committed too.
         fs_err::remove_file(outer.join("cards/Bio.md")).unwrap();
         assert!(repo.commit_collection("ankiops: deleted").unwrap().is_some());
+    }
+
+    #[test]
+    fn snapshots_hold_what_ankiops_owns_and_what_the_user_tracks() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let (repo, _) = Repo::open_or_init(root).unwrap();
+        for (name, text) in [
+            ("Bio__Cells.md", "Q: q\nA: a\n"),
+            ("ankiops.json", "{}\n"),
+            (".gitignore", "/.ankiops/\n"),
+            ("media/x.png", "png"),
+            ("note_types/Mine/Front.html", "{{Front}}"),
+            ("notes.txt", "my notes"),
+            ("scratch/draft.md", "Q: draft"),
+            ("README.md", "about"),
+        ] {
+            fs_err::create_dir_all(root.join(name).parent().unwrap()).unwrap();
+            fs_err::write(root.join(name), text).unwrap();
+        }
+        let files = |repo: &Repo| {
+            let mut files = Vec::new();
+            let tree = repo.repo.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+            tree.walk(git2::TreeWalkMode::PreOrder, |at, entry| {
+                if entry.kind() == Some(git2::ObjectType::Blob) {
+                    files.push(format!("{at}{}", entry.name().unwrap()));
+                }
+                git2::TreeWalkResult::Ok
+            })
+            .unwrap();
+            files.sort();
+            files
+        };
+        repo.commit_collection("ankiops: snapshot").unwrap().expect("a first commit");
+        assert_eq!(
+            files(&repo),
+            [".gitignore", "Bio__Cells.md", "ankiops.json", "media/x.png", "note_types/Mine/Front.html"]
+        );
+        // What the user adds is kept up to date, and deleted with the file.
+        let mut index = repo.repo.index().unwrap();
+        index.add_path(Path::new("notes.txt")).unwrap();
+        index.write().unwrap();
+        fs_err::write(root.join("notes.txt"), "more notes").unwrap();
+        repo.commit_collection("ankiops: snapshot").unwrap().expect("a commit");
+        assert!(files(&repo).contains(&"notes.txt".to_owned()));
+        let tree = repo.repo.head().unwrap().peel_to_commit().unwrap().tree().unwrap();
+        let blob = repo.repo.find_blob(tree.get_name("notes.txt").unwrap().id()).unwrap();
+        assert_eq!(blob.content(), b"more notes");
+        fs_err::remove_file(root.join("notes.txt")).unwrap();
+        repo.commit_collection("ankiops: snapshot").unwrap().expect("a commit");
+        assert!(!files(&repo).contains(&"notes.txt".to_owned()));
     }
 
     #[test]
