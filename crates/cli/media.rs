@@ -13,10 +13,11 @@ use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use ankiops_connect::{Client, MediaSource};
-use ankiops_markdown::convert::percent_decode;
-use ankiops_sync::{Direction, MarkdownChange, NoteId, NoteRef, Plan};
+use ankiops_markdown::convert::{media_destination, percent_decode};
+use ankiops_sync::{BaseChange, Direction, MarkdownChange, NoteId, NoteRef, Plan};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::base::Base;
 use crate::error::Result;
@@ -265,16 +266,66 @@ fn html_image(line: &str, at: usize) -> Option<(Range<usize>, String, usize)> {
     }
 }
 
-/// The few entities a file name in an attribute can hold.
+/// The entities a file name in an attribute can hold: the named ones HTML needs and numeric ones.
 fn html_unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest.find(';').filter(|end| *end <= 10).and_then(|end| {
+            let c = match &rest[1..end] {
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "nbsp" => Some('\u{a0}'),
+                n if n.starts_with("#x") || n.starts_with("#X") => {
+                    u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
+                }
+                n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+                _ => None,
+            };
+            c.map(|c| (c, end + 1))
+        });
+        match entity {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
-/// What a destination points at. A media name is the destination without a `media/` prefix, unescaped and
-/// percent-decoded; it must be one plain file name, and anything else is refused.
+/// `a&b "1".png` -> `a&amp;b &quot;1&quot;.png`, for an attribute value in either kind of quotes.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// What a destination points at. A media name is the destination without a `media/` prefix: in `![](…)`
+/// backslash escapes and `%XX` are decoded (a Markdown destination is a URL); an `<img src>` is the name as
+/// Anki stores it, as it is sent to Anki. It must be one plain file name, read either way, or it is refused.
 pub fn classify(raw: &str, syntax: Syntax) -> Target {
     let dest = raw.trim();
     let lower = dest.to_ascii_lowercase();
@@ -303,9 +354,18 @@ pub fn classify(raw: &str, syntax: Syntax) -> Target {
             return Target::Refused("is an absolute path".into());
         }
     }
-    let name = decoded.strip_prefix("media/").unwrap_or(&decoded);
-    match check_name(name) {
-        Ok(()) => Target::Media(name.to_string()),
+    let strip = |s: &str| s.strip_prefix("media/").unwrap_or(s).to_string();
+    let name = match syntax {
+        Syntax::Markdown => strip(&decoded),
+        Syntax::Html => {
+            if let Err(why) = check_name(&strip(&decoded)) {
+                return Target::Refused(why);
+            }
+            strip(&unescaped)
+        }
+    };
+    match check_name(&name) {
+        Ok(()) => Target::Media(name),
         Err(why) => Target::Refused(why),
     }
 }
@@ -403,26 +463,70 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
 
 /// `text` with every reference to `old` pointing at `new` instead, and how many were changed.
 pub fn rewrite(text: &str, old: &str, new: &str) -> (String, usize) {
+    rewrite_names(text, &BTreeSet::from([old.to_string()]), new)
+}
+
+/// `text` with every reference to one of `olds` pointing at `new`, keeping each reference's style (`media/`
+/// prefix, angle brackets, `<img>`), and how many were changed.
+pub fn rewrite_names(text: &str, olds: &BTreeSet<String>, new: &str) -> (String, usize) {
     let mut out = text.to_string();
     let mut count = 0;
-    let refs = references(text);
-    for r in refs.iter().rev() {
-        if r.target != Target::Media(old.to_string()) {
+    for r in references(text).iter().rev() {
+        if !matches!(&r.target, Target::Media(name) if olds.contains(name)) {
             continue;
         }
         let prefix = if r.raw.trim().starts_with("media/") { "media/" } else { "" };
-        let bracketed = text[r.span.start..].starts_with('<');
         let dest = match r.syntax {
-            Syntax::Markdown if bracketed || new.contains([' ', '(', ')', '<', '>', '\\']) => {
-                format!("<{prefix}{new}>")
+            Syntax::Markdown => {
+                let dest = media_destination(&format!("{prefix}{new}"));
+                if text[r.span.start..].starts_with('<') && !dest.starts_with('<') { format!("<{dest}>") } else { dest }
             }
-            Syntax::Markdown => format!("{prefix}{new}"),
-            Syntax::Html => format!("{prefix}{}", new.replace('%', "%25").replace(' ', "%20").replace('"', "%22")),
+            Syntax::Html => {
+                let quoted = r.span.start > 0 && matches!(text.as_bytes()[r.span.start - 1], b'"' | b'\'');
+                let value = html_escape(&format!("{prefix}{new}"));
+                if quoted { value } else { format!("\"{value}\"") }
+            }
         };
         out.replace_range(r.span.clone(), &dest);
         count += 1;
     }
     (out, count)
+}
+
+/// The media names `refs` point at.
+fn media_names(refs: &[Reference]) -> impl Iterator<Item = &String> {
+    refs.iter().filter_map(|r| match &r.target {
+        Target::Media(name) => Some(name),
+        _ => None,
+    })
+}
+
+/// The name Anki stores a file under when `storeMediaFile` is asked for `name` (measured with Anki 26.9.3):
+/// NFC, without the characters Anki strips, a no-break space as a space, lower case (one character at a
+/// time), and a `_` after a Windows device name (`con`, `com1` …) and after a trailing dot or space. Anki's
+/// answer is still checked on upload: this prediction lets a run rename files before it reads the deck files,
+/// and find two files Anki would store as one before anything is uploaded.
+pub fn anki_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.nfc() {
+        match c {
+            '[' | ']' | '<' | '>' | ':' | '"' | '/' | '?' | '*' | '^' | '\\' | '|' => {}
+            c if c.is_ascii_control() => {}
+            '\u{a0}' => out.push(' '),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    let first = out.split('.').next().unwrap_or_default().len();
+    let stem = &out.as_bytes()[..first];
+    let numbered =
+        stem.len() == 4 && (stem.starts_with(b"com") || stem.starts_with(b"lpt")) && matches!(stem[3], b'1'..=b'9');
+    if numbered || matches!(stem, b"con" | b"prn" | b"aux" | b"nul") {
+        out.insert(first, '_');
+    }
+    if out.ends_with(['.', ' ']) {
+        out.push('_');
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -455,9 +559,10 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
 // The run
 
 /// The media side of one run.
-pub struct Media {
+pub struct Media<'a> {
     root: PathBuf,
     dir: PathBuf,
+    client: &'a Client,
     /// Whether this run pushes (`ma`, `sync`): only then are files renamed, checked and uploaded.
     pushes: bool,
     dry_run: bool,
@@ -466,27 +571,56 @@ pub struct Media {
     cache_dirty: bool,
     /// Name -> SHA-1 that Anki and `media/` both hold (the base's map, updated by this run).
     agreed: BTreeMap<String, String>,
-    /// The references of every deck file, after renames.
+    /// The references of every deck file that parsed, after renames.
     refs: BTreeMap<PathBuf, Vec<Reference>>,
+    /// Names (NFC) that deck files this run leaves alone (they do not parse) refer to: their files stay.
+    frozen: BTreeSet<String>,
+    /// Local files that are not uploaded (two files Anki would store as one, a rename that could not be
+    /// done): the notes that use them are not pushed.
+    blocked: BTreeSet<String>,
+    /// Whether a deck file was rewritten, so the run reads the deck files again.
+    rewrote: bool,
     /// Local files to upload, with their SHA-1.
     pending: BTreeMap<String, String>,
+    /// Images of pulled notes that `media/` holds with other content under Anki's name: Anki's name -> the
+    /// local name its content gets (`None`: the name is used as it is).
+    pulled: BTreeMap<String, Option<String>>,
+    /// Anki's bytes for those other local names, written by [`Media::download`].
+    pulled_bytes: BTreeMap<String, Vec<u8>>,
+    /// An error from Anki while planning, returned by the next step that may fail.
+    failure: Option<crate::error::CliError>,
     /// Names in Anki's media folder, read once when needed.
     anki_names: Option<BTreeSet<String>>,
+    /// The names in `media/`, read once when a name is not found as written.
+    listing: Option<Vec<String>>,
     uploaded: usize,
     downloaded: usize,
 }
 
-/// Before the deck files are parsed: hashes the referenced files and, on a pushing run, renames every file
-/// whose content changed since it was last pushed to a content-hashed name, rewriting its references in the
-/// deck files on disk (dry runs only say they would).
-pub fn prepare(
+/// Why a file in `media/` gets another name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Its content changed since it was last pushed: a content-hashed name.
+    Changed,
+    /// Anki stores it under another name (case, Unicode normalisation, characters it strips).
+    AnkiName,
+}
+
+/// Before the deck files are read again: hashes the files the deck files that parsed refer to and, on a
+/// pushing run, gives every file to upload the name Anki will store it under, and every file whose content
+/// changed since it was last pushed a content-hashed name, rewriting its references in those deck files on
+/// disk (dry runs only say they would). Deck files that do not parse are never touched, and the files they
+/// refer to keep their names. Two files Anki would store under one name, with different contents, are an
+/// error naming both, and neither is uploaded.
+pub fn prepare<'a>(
     root: &Path,
-    client: &Client,
+    client: &'a Client,
     base: &Base,
+    collection: &Collection,
     direction: Direction,
     dry_run: bool,
     report: &mut Report,
-) -> Result<Media> {
+) -> Result<Media<'a>> {
     let cache_file = cache_path(root);
     let cache = cache_file
         .as_ref()
@@ -496,6 +630,7 @@ pub fn prepare(
     let mut media = Media {
         root: root.to_path_buf(),
         dir: root.join(MEDIA_DIR),
+        client,
         pushes: direction != Direction::ToMarkdown,
         dry_run,
         cache,
@@ -503,59 +638,152 @@ pub fn prepare(
         cache_dirty: false,
         agreed: base.media.clone(),
         refs: BTreeMap::new(),
+        frozen: BTreeSet::new(),
+        blocked: BTreeSet::new(),
+        rewrote: false,
         pending: BTreeMap::new(),
+        pulled: BTreeMap::new(),
+        pulled_bytes: BTreeMap::new(),
+        failure: None,
         anki_names: None,
+        listing: None,
         uploaded: 0,
         downloaded: 0,
     };
     if !media.pushes {
         return Ok(media);
     }
-    for (path, _) in store::deck_paths(root)? {
-        let Ok(text) = String::from_utf8(fs_err::read(&path)?) else { continue };
-        let refs = references(&text);
+    let loaded: BTreeSet<&Path> = collection.decks.iter().map(|d| d.path.as_path()).collect();
+    for source in &collection.decks {
+        let refs = references(&source.original);
         if !refs.is_empty() {
-            media.refs.insert(path, refs);
+            media.refs.insert(source.path.clone(), refs);
         }
     }
-    let names: BTreeSet<String> = media
-        .refs
-        .values()
-        .flatten()
-        .filter_map(|r| match &r.target {
-            Target::Media(name) => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
-    for name in names {
-        let Some(path) = media_path(&media.dir, &name).filter(|p| p.is_file()) else { continue };
-        let hash = media.hash(&path)?;
-        let changed = match media.agreed.get(&name) {
-            Some(agreed) if *agreed == hash => continue,
-            Some(_) => true,
-            None => match media.anki_holds(client, &name)? {
-                false => false,
-                true => match client.retrieve_media_file(&name)? {
-                    Some(bytes) if sha1_hex(&bytes) == hash => {
-                        media.agreed.insert(name.clone(), hash);
-                        continue;
-                    }
-                    Some(_) => true,
-                    None => false,
-                },
-            },
-        };
-        if !changed || name.starts_with('_') {
-            media.pending.insert(name, hash);
+    for (path, _) in store::deck_paths(root)? {
+        if loaded.contains(path.as_path()) {
             continue;
         }
-        media.rename(&name, &hash, report)?;
+        let Ok(bytes) = fs_err::read(&path) else { continue };
+        let refs = references(&String::from_utf8_lossy(&bytes));
+        media.frozen.extend(media_names(&refs).map(|n| n.nfc().collect::<String>()));
+    }
+
+    // Every referenced name, by the file in `media/` it finds (`naïve.png` spelled NFD finds an NFC file).
+    let names: BTreeSet<String> = media.refs.values().flat_map(|refs| media_names(refs)).cloned().collect();
+    let mut files: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in names {
+        if let Some(local) = media.local_name(&name) {
+            files.entry(local).or_default().insert(name);
+        }
+    }
+    let mut hashes = BTreeMap::new();
+    for local in files.keys() {
+        let path = media.dir.join(local);
+        hashes.insert(local.clone(), media.hash(&path)?);
+    }
+
+    // Two files Anki would store under one name: with different contents, neither is uploaded.
+    let mut by_anki_name: BTreeMap<String, Vec<&String>> = BTreeMap::new();
+    for local in files.keys() {
+        by_anki_name.entry(anki_name(local)).or_default().push(local);
+    }
+    for (stored, locals) in &by_anki_name {
+        let contents: BTreeSet<&String> = locals.iter().map(|l| &hashes[*l]).collect();
+        if contents.len() < 2 {
+            continue;
+        }
+        let shown = locals.iter().map(|l| format!("{MEDIA_DIR}/{l}")).collect::<Vec<_>>().join(" and ");
+        report.problems.push(Problem::error(format!(
+            "{shown} differ but Anki would store both as \"{stored}\" (it ignores case and Unicode normalisation in names), so neither is uploaded and the notes using them are not pushed: rename one of them and its references, then run again"
+        )));
+        media.blocked.extend(locals.iter().map(|l| (*l).clone()));
+    }
+
+    for (local, spellings) in files {
+        if media.blocked.contains(&local) {
+            continue;
+        }
+        let hash = hashes[&local].clone();
+        let (target, why, upload) = media.target(client, &local, &hash)?;
+        let moved = target != local || spellings.iter().any(|s| *s != target);
+        if moved && !media.relocate(&local, &spellings, &target, &hash, why, report)? {
+            media.blocked.insert(local);
+            continue;
+        }
+        if upload {
+            let key = if media.dry_run { local } else { target };
+            media.pending.insert(key, hash);
+        }
     }
     media.save_cache();
     Ok(media)
 }
 
-impl Media {
+impl Media<'_> {
+    /// Whether a deck file was rewritten (the run must read the deck files again).
+    pub fn rewrote_deck_files(&self) -> bool {
+        self.rewrote
+    }
+
+    /// The file in `media/` a reference finds: the name as written, or else the one file whose name is the
+    /// same in Unicode NFC (one spelling may be NFC, the other NFD).
+    fn local_name(&mut self, name: &str) -> Option<String> {
+        if media_path(&self.dir, name).is_some_and(|p| p.is_file()) {
+            return Some(name.to_string());
+        }
+        let want: String = name.nfc().collect();
+        if self.listing.is_none() {
+            self.listing = Some(self.list());
+        }
+        let listing = self.listing.as_ref()?;
+        let mut found = listing.iter().filter(|n| n.nfc().eq(want.chars()));
+        match (found.next(), found.next()) {
+            (Some(one), None) if self.dir.join(one).is_file() => Some(one.clone()),
+            _ => None,
+        }
+    }
+
+    /// The names in `media/` right now.
+    fn list(&self) -> Vec<String> {
+        let Ok(entries) = fs_err::read_dir(&self.dir) else { return Vec::new() };
+        entries.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect()
+    }
+
+    /// The name a referenced file is to have, why it changes (if it does), and whether to upload it: the name
+    /// Anki already holds with this content, or the name Anki stores it under (content-hashed when the content
+    /// changed since it was last pushed, or Anki holds other content under that name).
+    fn target(&mut self, client: &Client, local: &str, hash: &str) -> Result<(String, Option<Why>, bool)> {
+        if self.agreed.get(local).map(String::as_str) == Some(hash) {
+            return Ok((local.to_string(), None, false));
+        }
+        let stored = anki_name(local);
+        let mut changed = self.agreed.contains_key(local);
+        if !changed {
+            let candidates =
+                if stored == local { vec![local.to_string()] } else { vec![local.to_string(), stored.clone()] };
+            for candidate in candidates {
+                if !self.anki_holds(client, &candidate)? {
+                    continue;
+                }
+                match client.retrieve_media_file(&candidate)? {
+                    Some(bytes) if sha1_hex(&bytes) == hash => {
+                        self.agreed.insert(candidate.clone(), hash.to_string());
+                        let why = (candidate != local).then_some(Why::AnkiName);
+                        return Ok((candidate, why, false));
+                    }
+                    Some(_) => changed = true,
+                    None => {}
+                }
+            }
+        }
+        if changed && !local.starts_with('_') {
+            return Ok((anki_name(&hashed_name(local, hash)), Some(Why::Changed), true));
+        }
+        let why = (stored != local).then_some(Why::AnkiName);
+        Ok((stored, why, true))
+    }
+
     /// The SHA-1 of a file in `media/`, from the cache while its size and mtime stay.
     fn hash(&mut self, path: &Path) -> Result<String> {
         let key = path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().replace('\\', "/");
@@ -597,21 +825,26 @@ impl Media {
         Ok(self.anki_names.as_ref().is_some_and(|names| names.contains(name)))
     }
 
-    /// Gives a changed file its content-hashed name: copy, rewrite the references, remove the old name, in
-    /// that order, so an interruption at any point leaves every reference pointing at a file.
-    fn rename(&mut self, name: &str, hash: &str, report: &mut Report) -> Result<()> {
-        let new = hashed_name(name, hash);
-        if new == name {
-            self.pending.insert(name.to_string(), hash.to_string());
-            return Ok(());
-        }
-        let (Some(from), Some(to)) = (media_path(&self.dir, name), media_path(&self.dir, &new)) else {
-            return Ok(());
+    /// Gives `media/{local}` the name `target` and points every reference spelled one of `spellings` at it:
+    /// copy, rewrite the references, remove the old name, in that order, so an interruption at any point
+    /// leaves every reference pointing at a file. The old name stays while a deck file that does not parse
+    /// refers to it. `false` when it could not be done (reported).
+    fn relocate(
+        &mut self,
+        local: &str,
+        spellings: &BTreeSet<String>,
+        target: &str,
+        hash: &str,
+        why: Option<Why>,
+        report: &mut Report,
+    ) -> Result<bool> {
+        let (Some(from), Some(to)) = (media_path(&self.dir, local), media_path(&self.dir, target)) else {
+            return Ok(false);
         };
         let files: Vec<PathBuf> = self
             .refs
             .iter()
-            .filter(|(_, refs)| refs.iter().any(|r| r.target == Target::Media(name.to_string())))
+            .filter(|(_, refs)| media_names(refs).any(|n| spellings.contains(n)))
             .map(|(p, _)| p.clone())
             .collect();
         let root = self.root.clone();
@@ -620,52 +853,84 @@ impl Media {
             .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
             .collect::<Vec<_>>()
             .join(", ");
+        let reason = match why {
+            Some(Why::Changed) => "changed since it was last pushed, so Anki and AnkiWeb see a new file",
+            _ => "the name Anki stores it under",
+        };
+        let renamed = target != local;
         if self.dry_run {
-            report.changes.push(format!(
-                "media: would rename {MEDIA_DIR}/{name} -> {MEDIA_DIR}/{new} (changed since it was last pushed) and update {shown_files}"
-            ));
-            self.pending.insert(name.to_string(), hash.to_string());
-            return Ok(());
+            report.changes.push(if renamed {
+                format!("media: would rename {MEDIA_DIR}/{local} -> {MEDIA_DIR}/{target} ({reason}) and update {shown_files}")
+            } else {
+                format!("media: would update the references to {MEDIA_DIR}/{target} spelled otherwise in {shown_files}")
+            });
+            return Ok(true);
         }
-        if to.exists() {
-            if self.hash(&to)? != hash {
-                report.problems.push(Problem::error(format!(
-                    "{MEDIA_DIR}/{name} changed since it was last pushed, but {MEDIA_DIR}/{new} already exists with other content: rename one of them, then run again"
-                )));
-                return Ok(());
-            }
-        } else {
-            store::write_atomic(&to, &fs_err::read(&from)?)?;
-            if let Some((size, mtime_ns)) = stat(&to) {
-                let key = to.strip_prefix(&self.root).unwrap_or(&to).to_string_lossy().replace('\\', "/");
-                self.cache.files.insert(key, Cached { size, mtime_ns, sha1: hash.to_string() });
-                self.cache_dirty = true;
+        // On a file system that ignores case or normalisation, `to` may be `from` under another spelling.
+        let same_file = renamed && to.exists() && !self.list().iter().any(|n| n == target);
+        if renamed && !same_file {
+            if to.exists() {
+                if self.hash(&to)? != hash {
+                    report.problems.push(Problem::error(format!(
+                        "{MEDIA_DIR}/{local} is to be renamed to {MEDIA_DIR}/{target} ({reason}), but {MEDIA_DIR}/{target} already exists with other content, so the notes using it are not pushed: rename one of them, then run again"
+                    )));
+                    return Ok(false);
+                }
+            } else {
+                store::write_atomic(&to, &fs_err::read(&from)?)?;
+                if let Some((size, mtime_ns)) = stat(&to) {
+                    let key = to.strip_prefix(&self.root).unwrap_or(&to).to_string_lossy().replace('\\', "/");
+                    self.cache.files.insert(key, Cached { size, mtime_ns, sha1: hash.to_string() });
+                    self.cache_dirty = true;
+                }
             }
         }
         let mut count = 0;
         for path in &files {
             let text = fs_err::read_to_string(path)?;
-            let (rewritten, n) = rewrite(&text, name, &new);
+            let (rewritten, n) = rewrite_names(&text, spellings, target);
             if n > 0 {
                 store::write_atomic(path, rewritten.as_bytes())?;
                 self.refs.insert(path.clone(), references(&rewritten));
                 report.files_written.push(path.clone());
+                self.rewrote = true;
                 count += n;
             }
         }
-        fs_err::remove_file(&from)?;
-        self.agreed.remove(name);
-        self.pending.insert(new.clone(), hash.to_string());
-        report.changes.push(format!(
-            "media: renamed {MEDIA_DIR}/{name} -> {MEDIA_DIR}/{new} (changed since it was last pushed, so Anki and AnkiWeb see a new file); {count} reference{} updated in {shown_files}",
-            crate::run::plural(count),
-        ));
-        Ok(())
+        let nfc: String = local.nfc().collect();
+        let kept = renamed && !same_file && self.frozen.contains(&nfc);
+        if same_file {
+            fs_err::rename(&from, &to)?;
+        } else if renamed && !kept {
+            fs_err::remove_file(&from)?;
+        }
+        self.listing = None;
+        if renamed {
+            self.agreed.remove(local);
+        }
+        let s = crate::run::plural(count);
+        let mut message = if renamed {
+            format!(
+                "media: renamed {MEDIA_DIR}/{local} -> {MEDIA_DIR}/{target} ({reason}); {count} reference{s} updated in {shown_files}"
+            )
+        } else {
+            format!("media: {count} reference{s} to {MEDIA_DIR}/{target} spelled otherwise updated in {shown_files}")
+        };
+        if kept {
+            message.push_str(&format!(
+                "; {MEDIA_DIR}/{local} is kept, since a deck file that does not parse refers to it"
+            ));
+        }
+        report.changes.push(message);
+        Ok(true)
     }
 
-    /// After planning a pushing run: a note with a reference that leaves `media/` is an error at its file and
-    /// line and is not pushed; a pushed note's image missing from `media/` is a warning. Only images of notes
-    /// in the run's scope are uploaded.
+    /// After planning: the images of notes written from Anki into the Markdown that `media/` holds with other
+    /// content under Anki's name get another local name, in the Markdown written and on download (Anki's
+    /// note keeps its image; the next push sends the new name, with Anki's content). Then, on a pushing run,
+    /// a note with a reference that leaves `media/` or uses a file that is not uploaded is an error at its
+    /// file and line and is not pushed; a pushed note's image missing from `media/` is a warning. Only images
+    /// of notes in the run's scope are uploaded.
     pub fn check(
         &mut self,
         collection: &Collection,
@@ -674,6 +939,7 @@ impl Media {
         new_locations: &[(usize, usize)],
         report: &mut Report,
     ) {
+        self.separate_pulled(plan, report);
         if !self.pushes {
             return;
         }
@@ -684,7 +950,7 @@ impl Media {
         let mut refused = BTreeSet::new();
         let mut needed = BTreeSet::new();
         for (d, source) in collection.decks.iter().enumerate() {
-            let Some(refs) = self.refs.get(&source.path) else { continue };
+            let Some(refs) = self.refs.get(&source.path).cloned() else { continue };
             let shown = source.path.strip_prefix(&self.root).unwrap_or(&source.path).display().to_string();
             for r in refs {
                 let Some(n) = source.file.notes.iter().rposition(|note| note.line <= r.line) else { continue };
@@ -697,8 +963,20 @@ impl Media {
                         report.problems.push(Problem { level: Level::Error, note: Some(note), location, message });
                     }
                     Target::Media(name) => {
-                        let exists = media_path(&self.dir, name).is_some_and(|p| p.is_file());
-                        if !exists && pushed.contains(&note) {
+                        let local = self.local_name(name);
+                        if local.as_ref().is_some_and(|l| self.blocked.contains(l)) {
+                            if pushed.contains(&note) {
+                                refused.insert(note);
+                                report.problems.push(Problem {
+                                    level: Level::Error,
+                                    note: Some(note),
+                                    location,
+                                    message: format!(
+                                        "not pushed: its image {MEDIA_DIR}/{name} is not uploaded (see the error about its name): rename the file and its references, then run again"
+                                    ),
+                                });
+                            }
+                        } else if local.is_none() && pushed.contains(&note) {
                             report.problems.push(Problem {
                                 level: Level::Warning,
                                 note: Some(note),
@@ -708,7 +986,7 @@ impl Media {
                                 ),
                             });
                         }
-                        needed.insert(name.clone());
+                        needed.insert(local.unwrap_or_else(|| name.clone()));
                     }
                     Target::External => {}
                 }
@@ -724,9 +1002,96 @@ impl Media {
         }
     }
 
+    /// The notes the plan writes from Anki into the Markdown: an image that `media/` holds with other content
+    /// under Anki's name is pointed at another local name in the Markdown written. The base keeps what Anki
+    /// holds, so the next push sends the new name; Anki's own note is not touched by this run.
+    fn separate_pulled(&mut self, plan: &mut Plan, report: &mut Report) {
+        for p in &mut plan.notes {
+            let state = match &mut p.markdown {
+                Some(MarkdownChange::Write(state) | MarkdownChange::WriteConflict { state, .. }) => state,
+                _ => continue,
+            };
+            let names: BTreeSet<String> = state
+                .fields
+                .values()
+                .flat_map(|text| references(text))
+                .filter_map(|r| match r.target {
+                    Target::Media(name) => Some(name),
+                    _ => None,
+                })
+                .collect();
+            let mut renames = Vec::new();
+            for name in names {
+                match self.pulled_name(&name, report) {
+                    Ok(Some(local)) => renames.push((name, local)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.failure.get_or_insert(e);
+                        return;
+                    }
+                }
+            }
+            if renames.is_empty() {
+                continue;
+            }
+            if p.base == BaseChange::SetToMarkdown {
+                p.base = BaseChange::Set(state.clone());
+            }
+            for field in state.fields.values_mut() {
+                for (old, new) in &renames {
+                    *field = rewrite(field, old, new).0;
+                }
+            }
+        }
+    }
+
+    /// The local name for Anki's image `name` in a pulled note, when `media/` holds other content under it
+    /// (`None`: the name as it is; the file is downloaded if `media/` lacks it). Asked of Anki once per name.
+    fn pulled_name(&mut self, name: &str, report: &mut Report) -> Result<Option<String>> {
+        if let Some(done) = self.pulled.get(name) {
+            return Ok(done.clone());
+        }
+        let found = self.pulled_name_uncached(name, report)?;
+        self.pulled.insert(name.to_string(), found.clone());
+        Ok(found)
+    }
+
+    fn pulled_name_uncached(&mut self, name: &str, report: &mut Report) -> Result<Option<String>> {
+        let Some(path) = media_path(&self.dir, name).filter(|p| p.is_file()) else { return Ok(None) };
+        let local_hash = self.hash(&path)?;
+        if self.agreed.get(name) == Some(&local_hash) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.client.retrieve_media_file(name)? else { return Ok(None) };
+        let anki_hash = sha1_hex(&bytes);
+        if anki_hash == local_hash {
+            self.agreed.insert(name.to_string(), local_hash);
+            return Ok(None);
+        }
+        let other = anki_name(&hashed_name(name, &anki_hash));
+        let Some(other_path) = media_path(&self.dir, &other) else { return Ok(None) };
+        if other_path.exists() && self.hash(&other_path)? != anki_hash {
+            report.problems.push(Problem::error(format!(
+                "Anki's {MEDIA_DIR}/{name} differs from the file of that name here, and {MEDIA_DIR}/{other} is taken by another file too, so the pulled notes refer to the file here: rename {MEDIA_DIR}/{name} here, then run again"
+            )));
+            return Ok(None);
+        }
+        if !other_path.exists() {
+            self.pulled_bytes.insert(other.clone(), bytes);
+        }
+        let would = if self.dry_run { "would be" } else { "is" };
+        report.changes.push(format!(
+            "media: Anki's {MEDIA_DIR}/{name} differs from {MEDIA_DIR}/{name} here, so it {would} downloaded as {MEDIA_DIR}/{other} and the notes pulled from Anki refer to that; {MEDIA_DIR}/{name} here stays as it is"
+        ));
+        Ok(Some(other))
+    }
+
     /// Uploads the files Anki lacks or holds with other content, as base64 data (right wherever Anki runs).
     /// Anki refusing one file is an error for that file; losing Anki stops the run.
     pub fn upload(&mut self, client: &Client, report: &mut Report) -> Result<()> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
         if !self.pushes || self.dry_run {
             return Ok(());
         }
@@ -740,7 +1105,7 @@ impl Media {
                     self.uploaded += 1;
                 }
                 Ok(stored) => report.problems.push(Problem::error(format!(
-                    "Anki stored {MEDIA_DIR}/{name} as \"{stored}\" (it changes names it cannot keep), so notes will not find it: rename the file, for instance to \"{stored}\", and its references"
+                    "Anki stored {MEDIA_DIR}/{name} as \"{stored}\" (it changes names it cannot keep), so notes will not find it: rename the file to \"{stored}\" and its references, then run again"
                 ))),
                 Err(e @ ankiops_connect::Error::Anki { .. }) => {
                     report.problems.push(Problem::error(format!("{MEDIA_DIR}/{name} was not uploaded: {e}")))
@@ -752,7 +1117,8 @@ impl Media {
     }
 
     /// After the Markdown is written: the images of the notes this run wrote from Anki that `media/` lacks are
-    /// downloaded. Names are checked again, so nothing is written outside `media/`.
+    /// downloaded, Anki's content for a name `media/` holds with other content under its other local name.
+    /// Names are checked again, so nothing is written outside `media/`.
     pub fn download(
         &mut self,
         client: &Client,
@@ -760,6 +1126,9 @@ impl Media {
         failed: &BTreeSet<NoteRef>,
         report: &mut Report,
     ) -> Result<()> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
         if self.dry_run {
             return Ok(());
         }
@@ -795,6 +1164,14 @@ impl Media {
         }
         for (name, note) in wanted {
             let Some(path) = media_path(&self.dir, &name) else { continue };
+            if let Some(bytes) = self.pulled_bytes.remove(&name) {
+                if !path.exists() {
+                    fs_err::create_dir_all(&self.dir)?;
+                    store::write_atomic(&path, &bytes)?;
+                    self.downloaded += 1;
+                }
+                continue;
+            }
             if path.exists() {
                 continue;
             }
@@ -948,7 +1325,92 @@ mod tests {
             "A: ![a](cell-1234abcd.png){width=300} ![b](media/cell-1234abcd.png) ![c](<media/cell-1234abcd.png>)\n\
              E: <img src=\"cell-1234abcd.png\"> `![d](cell.png)` ![e](other.png)"
         );
-        let (out, _) = rewrite("![x](my%20cell.png) <img src='my%20cell.png'>", "my cell.png", "my cell-1.png");
-        assert_eq!(out, "![x](<my cell-1.png>) <img src='my%20cell-1.png'>");
+        let (out, _) = rewrite("![x](my%20cell.png) <img src='my cell.png'>", "my cell.png", "my cell-1.png");
+        assert_eq!(out, "![x](<my cell-1.png>) <img src='my cell-1.png'>");
+        // New names are escaped as each syntax needs, and an unquoted src gets quotes.
+        let (out, n) = rewrite("![](media/x.png) <img src=x.png> <img src=\"x.png\">", "x.png", "a&b \"1\" 100%20.png");
+        assert_eq!(n, 3);
+        assert_eq!(
+            out,
+            "![](<media/a&b \"1\" 100%2520.png>) <img src=\"a&amp;b &quot;1&quot; 100%20.png\"> <img src=\"a&amp;b &quot;1&quot; 100%20.png\">"
+        );
+        let olds = BTreeSet::from(["na\u{ef}ve.png".to_string(), "nai\u{308}ve.png".to_string()]);
+        let (out, n) = rewrite_names("![](na\u{ef}ve.png) ![](nai\u{308}ve.png)", &olds, "na\u{ef}ve.png");
+        assert_eq!((out.as_str(), n), ("![](na\u{ef}ve.png) ![](na\u{ef}ve.png)", 2));
+    }
+
+    #[test]
+    fn an_img_src_is_the_name_as_anki_stores_it() {
+        assert_eq!(targets("<img src=\"a&amp;b.png\">")[0].2, media("a&b.png"));
+        assert_eq!(targets("<img src='a&#38;b&#x26;c.png'>")[0].2, media("a&b&c.png"));
+        assert_eq!(classify("my%20cell.png", Syntax::Html), media("my%20cell.png"));
+        assert_eq!(classify("my%20cell.png", Syntax::Markdown), media("my cell.png"));
+        assert_eq!(classify("media/100%2520.png", Syntax::Markdown), media("100%20.png"));
+        let text = "<img src=\"say &quot;hi&quot; &amp; go.png\">";
+        assert_eq!(targets(text), vec![(1, "say \"hi\" & go.png".into(), media("say \"hi\" & go.png"))]);
+    }
+
+    #[test]
+    fn media_names_survive_markdown_html_markdown() {
+        use ankiops_markdown::convert::{html_to_markdown, markdown_to_html};
+        let names = [
+            "my image (1).png",
+            "screenshot a.svg",
+            "na\u{ef}ve.png",
+            "a&b.png",
+            "a%20b.png",
+            "x&amp;.png",
+            "say \"hi\".png",
+            "b(c.png",
+            "100%.png",
+        ];
+        for name in names {
+            let md = format!("![]({})", media_destination(&format!("media/{name}")));
+            assert_eq!(targets(&md), vec![(1, targets(&md)[0].1.clone(), media(name))], "{md}");
+            let html = markdown_to_html(&md);
+            let src = format!("src=\"{}\"", html_escape(name).replace("&#39;", "'"));
+            assert!(html.contains(&src), "{name}: {html} lacks {src}");
+            assert_eq!(html_to_markdown(&html), md, "{name}");
+        }
+    }
+
+    #[test]
+    fn names_as_anki_stores_them() {
+        // Measured with Anki 26.9.3: `storeMediaFile` asked for the left name stores the right one.
+        let measured = [
+            ("Screenshot A.svg", "screenshot a.svg"),
+            ("my image (1).png", "my image (1).png"),
+            ("nai\u{308}ve.png", "na\u{ef}ve.png"),
+            ("a&b.png", "a&b.png"),
+            ("a%20b.png", "a%20b.png"),
+            ("caps.PNG", "caps.png"),
+            ("Q?.png", "q.png"),
+            ("a[b].png", "ab.png"),
+            ("x'y\".png", "x'y.png"),
+            ("x<y>.png", "xy.png"),
+            ("tab\t.png", "tab.png"),
+            ("x\u{7f}.png", "x.png"),
+            ("a\u{a0}b.png", "a b.png"),
+            ("\u{c4}\u{d6}\u{dc} \u{1e9e} \u{df}.png", "\u{e4}\u{f6}\u{fc} \u{df} \u{df}.png"),
+            ("\u{3a3}\u{391}\u{3a3}.png", "\u{3c3}\u{3b1}\u{3c3}.png"),
+            ("\u{212a}.png", "k.png"),
+            ("\u{fb01}.png", "\u{fb01}.png"),
+            ("con.png", "con_.png"),
+            ("COM1.png", "com1_.png"),
+            ("nul.tar.gz", "nul_.tar.gz"),
+            ("lpt9", "lpt9_"),
+            ("console.png", "console.png"),
+            ("trail .png", "trail .png"),
+            ("trail.png.", "trail.png._"),
+            ("c. ", "c. _"),
+            ("a{b}~!@$%=,;.png", "a{b}~!@$%=,;.png"),
+            ("_Font.woff", "_font.woff"),
+        ];
+        for (asked, stored) in measured {
+            assert_eq!(anki_name(asked), stored, "{asked:?}");
+            assert_eq!(anki_name(stored), stored, "{stored:?} is kept as it is");
+        }
+        // A content-hashed name is one Anki keeps.
+        assert_eq!(anki_name(&hashed_name("Cell.PNG", "3f2a19c0aa")), "cell-3f2a19c0.png");
     }
 }

@@ -1381,8 +1381,11 @@ impl Inl {
             return;
         }
         // `src` is the file name as Anki stores it: the Markdown spells it so that it reads back the same.
-        let dest =
-            if src.is_empty() || is_external(src) { src.to_owned() } else { format!("media/{}", escape_percent(src)) };
+        let dest = if src.is_empty() || is_external(src) {
+            src.to_owned()
+        } else {
+            format!("media/{}", escape_media_name(src))
+        };
         let mut alt = self.sub('[');
         alt.in_link = true;
         alt.text(e.attr("alt").unwrap_or(""), After { ch: ']', sibling: false });
@@ -1568,24 +1571,29 @@ fn email_ok(mail: &str) -> bool {
 }
 
 /// The Markdown destination of an image in `media/`, for a `path` such as `media/my image (1).png` (the name
-/// as Anki stores it): `%` before two hex digits becomes `%25`, since `%XX` in a destination is decoded, and
-/// the destination is put in angle brackets when it has spaces, unbalanced parentheses or `<`/`>`.
+/// as Anki stores it): `%` before two hex digits becomes `%25` and an entity-like `&` `%26`, since `%XX` in a
+/// media destination is decoded, and the destination is put in angle brackets when it has spaces, unbalanced parentheses or `<`/`>`.
 pub fn media_destination(path: &str) -> String {
     let mut out = String::new();
-    push_destination(&escape_percent(path), &mut out);
+    push_destination(&escape_media_name(path), &mut out);
     out
 }
 
-/// `100%20.png` -> `100%2520.png`: a `%` that a reader would decode with the two hex digits after it.
-fn escape_percent(name: &str) -> String {
+/// `100%20.png` -> `100%2520.png`: a `%` that a reader would decode with the two hex digits after it, and an
+/// `&` that would start an entity (`x&amp;.png`, which comrak decodes even after a backslash), are written
+/// as `%XX`, since `%XX` in a media destination is decoded.
+fn escape_media_name(name: &str) -> String {
     let bytes = name.as_bytes();
+    let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len());
-    for (i, c) in name.char_indices() {
+    for (n, (i, c)) in name.char_indices().enumerate() {
         if c == '%'
             && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
             && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
         {
             out.push_str("%25");
+        } else if c == '&' && entity_like(&chars[n + 1..]) {
+            out.push_str("%26");
         } else {
             out.push(c);
         }
@@ -1727,6 +1735,7 @@ mod tests {
         // The name as Anki stores it, never decoded: `my%20image.png` is a file of that name in Anki.
         assert_eq!(m("<img src=\"my%20image%20(1).png\" alt=\"x\">"), "![x](media/my%2520image%2520(1).png)");
         assert_eq!(m("<img src=\"100%.png\">"), "![](media/100%.png)");
+        assert_eq!(m("<img src=\"x&amp;amp;.png\">"), "![](media/x%26amp;.png)");
         assert_eq!(m("<a href=\"https://e.com/x\">e</a>"), "[e](https://e.com/x)");
         assert_eq!(m("see <a href=\"https://e.com\">https://e.com</a>"), "see https://e.com");
     }
