@@ -6,6 +6,7 @@ mod journey;
 mod kill;
 mod lock;
 mod media;
+mod messages;
 mod safety;
 mod serialize;
 mod support;
