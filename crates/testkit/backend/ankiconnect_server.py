@@ -511,6 +511,15 @@ class AnkiConnect:
 
     _testFullSync.test_api = True
 
+    def _testCheckMedia(self):
+        """What Tools > Check Media reports (test-only): the files notes use that the media folder lacks,
+        and the files no note uses. Like the GUI's it may normalise file names it finds (it trashes nothing),
+        so tests call it on the state they check."""
+        out = self.collection().media.check()
+        return {"missing": sorted(out.missing), "unused": sorted(out.unused)}
+
+    _testCheckMedia.test_api = True
+
     def _testAnswerCard(self, card, ease=3):
         """A review in Anki's reviewer: the card gains review history (reps, a revlog entry)."""
         col = self.collection()
