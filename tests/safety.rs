@@ -343,3 +343,35 @@ fn random_accidents_never_delete_a_note_whose_id_is_written() {
         }
     }
 }
+
+/// A deck file saved by the user while `am` runs is not overwritten: it is left as saved, reported, and the
+/// next run brings Anki's edit in beside the user's.
+#[test]
+fn a_deck_file_saved_during_a_run_is_left_as_saved() {
+    use crate::support::{Proxy, Stage};
+    let env = Env::new();
+    env.write("Bio.md", "Q: one\nA: 1\n\n---\n\nQ: two\nA: 2\n");
+    env.ankiops(&["ma"]).success();
+    let ids = note_ids(&env.read("Bio.md"));
+    env.set_field(ids[0], "Answer", "1, from the phone");
+    let saved = env.read("Bio.md").replace("A: 2", "A: 2, from the editor");
+    let path = env.path("Bio.md");
+    let to_save = saved.clone();
+    let proxy = Proxy::start(env.backend.port(), move |_, body, stage| {
+        if stage == Stage::Received && body.contains("\"notesInfo\"") && !path.with_extension("saved").exists() {
+            std::fs::write(&path, &to_save).unwrap();
+            std::fs::write(path.with_extension("saved"), "").unwrap();
+        }
+        true
+    });
+    let run = env.run_at(&["am"], &proxy.url);
+    assert!(run.stderr.contains("Bio.md was saved while this run was going"), "{}", run.snapshot());
+    assert_eq!(env.read("Bio.md"), saved, "the user's save is kept");
+    std::fs::remove_file(env.path("Bio.saved")).unwrap();
+    env.ankiops(&["am"]).success();
+    let text = env.read("Bio.md");
+    assert!(text.contains("A: 1, from the phone"), "{text}");
+    assert!(text.contains("A: 2, from the editor"), "{text}");
+    env.ankiops(&["ma"]).success();
+    assert_eq!(env.anki_note(ids[1]).fields["Answer"], "2, from the editor");
+}
