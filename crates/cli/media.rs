@@ -259,52 +259,11 @@ fn html_image(line: &str, at: usize) -> Option<(Range<usize>, String, usize)> {
             None => return None,
         };
         if name.eq_ignore_ascii_case("src") {
-            let raw = html_unescape(&line[span.clone()]);
+            let raw = ankiops_markdown::convert::decode_entities(&line[span.clone()]);
             return Some((span, raw, next));
         }
         i = next;
     }
-}
-
-/// The entities a file name in an attribute can hold: the named ones HTML needs and numeric ones.
-fn html_unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let entity = rest.find(';').filter(|end| *end <= 10).and_then(|end| {
-            let c = match &rest[1..end] {
-                "amp" => Some('&'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "nbsp" => Some('\u{a0}'),
-                n if n.starts_with("#x") || n.starts_with("#X") => {
-                    u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32)
-                }
-                n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            c.map(|c| (c, end + 1))
-        });
-        match entity {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `a&b "1".png` -> `a&amp;b &quot;1&quot;.png`, for an attribute value in either kind of quotes.

@@ -402,7 +402,7 @@ fn merge_adjacent(nodes: Vec<Node>) -> Vec<Node> {
 }
 
 /// Decodes character references; unknown named references are kept literally.
-pub(crate) fn decode_entities(s: &str) -> String {
+pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_owned();
     }

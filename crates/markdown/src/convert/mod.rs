@@ -15,6 +15,7 @@ mod to_html;
 mod to_markdown;
 
 pub use highlight::HIGHLIGHT_CSS;
+pub use html::decode_entities;
 pub use to_html::{markdown_to_html, percent_decode};
 pub use to_markdown::{html_to_markdown, media_destination};
 
