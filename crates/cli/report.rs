@@ -99,11 +99,7 @@ impl Report {
         new_locations: &[(usize, usize)],
         root: &Path,
     ) {
-        let at = |(d, n): (usize, usize)| {
-            let source = &collection.decks[d];
-            let line = source.file.notes.get(n).map_or(0, |note| note.line);
-            format!("{}:{line}", source.path.strip_prefix(root).unwrap_or(&source.path).display())
-        };
+        let at = |loc| collection.place(loc, root);
         for (id, loc) in locations {
             self.locations.insert(NoteRef::Existing(*id), at(*loc));
         }

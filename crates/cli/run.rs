@@ -373,11 +373,7 @@ fn place_recognised(
     root: &std::path::Path,
     report: &mut Report,
 ) {
-    let at = |(d, n): Location| {
-        let source = &collection.decks[d];
-        let line = source.file.notes.get(n).map_or(0, |note| note.line);
-        format!("{}:{line}", source.path.strip_prefix(root).unwrap_or(&source.path).display())
-    };
+    let at = |loc| collection.place(loc, root);
     let mut renamed = BTreeSet::new();
     for (place, id) in &plan.recognised {
         let (loc, why) = match place {

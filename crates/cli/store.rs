@@ -165,6 +165,13 @@ fn stray_markdown(root: &Path) -> Vec<(PathBuf, &'static str)> {
 }
 
 impl Collection {
+    /// `file:line` of note `n` of deck file `d`, the file relative to `root`, for messages.
+    pub fn place(&self, (d, n): (usize, usize), root: &Path) -> String {
+        let source = &self.decks[d];
+        let line = source.file.notes.get(n).map_or(0, |note| note.line);
+        format!("{}:{line}", source.path.strip_prefix(root).unwrap_or(&source.path).display())
+    }
+
     /// The deck file for `deck`, by Anki's case-insensitive deck identity.
     pub fn deck_index(&self, deck: &str) -> Option<usize> {
         let key = deck::deck_key(deck);
