@@ -3,14 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ankiops_connect::{Action, Capabilities, Client, NoteInfo};
+use ankiops_connect::{Capabilities, Client, NoteInfo};
 use ankiops_markdown::Registry;
 use ankiops_markdown::convert::{html_to_markdown, markdown_to_html, normalize_markdown};
 use ankiops_sync::{NoteId, NoteState};
-use serde_json::{Value, json};
 
 use crate::base::Seen;
-use crate::error::{CliError, Result};
+use crate::error::Result;
 
 /// Every managed note Anki holds, as the engine sees it, plus what was read for the next base.
 pub struct AnkiSnapshot {
@@ -75,13 +74,7 @@ pub fn read(
     }
     // Deck membership and deck ids in one request: `getDecks` of every note's first card and `deckNamesAndIds`.
     let cards: Vec<i64> = seen.values().filter_map(|s| s.cards.first().copied()).collect();
-    let replies = client.multi_all(
-        &[Action::new("getDecks", json!({"cards": cards})), Action::new("deckNamesAndIds", Value::Null)],
-        &mut |_, _| {},
-    )?;
-    let mut replies = replies.into_iter();
-    let decks: BTreeMap<String, Vec<i64>> = decode("getDecks", replies.next().unwrap_or_default())?;
-    let deck_ids: BTreeMap<String, i64> = decode("deckNamesAndIds", replies.next().unwrap_or_default())?;
+    let (decks, deck_ids) = client.decks_of_cards_and_ids(&cards)?;
     let mut deck_of_card: BTreeMap<i64, String> = BTreeMap::new();
     for (deck, cards) in decks {
         for card in cards {
@@ -96,13 +89,6 @@ pub fn read(
         })
         .collect();
     Ok(AnkiSnapshot { notes, seen, deck_ids, fetched })
-}
-
-fn decode<T: serde::de::DeserializeOwned>(action: &str, value: Value) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| {
-        CliError::input(format!("AnkiConnect answered `{action}` with something unexpected: {e}"))
-            .hint("update the AnkiConnect add-on, then run this again")
-    })
 }
 
 /// The engine's view of a note Anki holds.

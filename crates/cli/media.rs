@@ -14,7 +14,7 @@ use std::time::UNIX_EPOCH;
 
 use ankiops_connect::{Client, MediaSource};
 use ankiops_markdown::convert::{media_destination, percent_decode};
-use ankiops_sync::{BaseChange, Direction, MarkdownChange, NoteId, NoteRef, Plan};
+use ankiops_sync::{BaseChange, Direction, MarkdownChange, NoteRef, Plan};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use unicode_normalization::UnicodeNormalization;
@@ -22,7 +22,7 @@ use unicode_normalization::UnicodeNormalization;
 use crate::base::Base;
 use crate::error::Result;
 use crate::report::{Level, Problem, Report};
-use crate::store::{self, Collection};
+use crate::store::{self, Collection, Location, Locations};
 
 /// The media folder, inside the collection folder.
 pub const MEDIA_DIR: &str = "media";
@@ -890,21 +890,12 @@ impl Media<'_> {
     /// a note with a reference that leaves `media/` or uses a file that is not uploaded is an error at its
     /// file and line and is not pushed; a pushed note's image missing from `media/` is a warning. Only images
     /// of notes in the run's scope are uploaded.
-    pub fn check(
-        &mut self,
-        collection: &Collection,
-        plan: &mut Plan,
-        locations: &BTreeMap<NoteId, (usize, usize)>,
-        new_locations: &[(usize, usize)],
-        report: &mut Report,
-    ) {
+    pub fn check(&mut self, collection: &Collection, plan: &mut Plan, locations: &Locations, report: &mut Report) {
         self.separate_pulled(plan, report);
         if !self.pushes {
             return;
         }
-        let mut note_at: BTreeMap<(usize, usize), NoteRef> =
-            locations.iter().map(|(id, loc)| (*loc, NoteRef::Existing(*id))).collect();
-        note_at.extend(new_locations.iter().enumerate().map(|(i, loc)| (*loc, NoteRef::New(i))));
+        let note_at: BTreeMap<Location, NoteRef> = locations.iter().map(|(note, at)| (at, note)).collect();
         let pushed: BTreeSet<NoteRef> = plan.notes.iter().filter(|p| p.anki.is_some()).map(|p| p.note).collect();
         let mut refused = BTreeSet::new();
         let mut needed = BTreeSet::new();
@@ -913,7 +904,7 @@ impl Media<'_> {
             let shown = source.path.strip_prefix(&self.root).unwrap_or(&source.path).display().to_string();
             for r in refs {
                 let Some(n) = source.file.notes.iter().rposition(|note| note.line <= r.line) else { continue };
-                let Some(note) = note_at.get(&(d, n)).copied() else { continue };
+                let Some(note) = note_at.get(&Location { deck: d, note: n }).copied() else { continue };
                 let location = Some(format!("{shown}:{}", r.line));
                 match &r.target {
                     Target::Refused(_) => {

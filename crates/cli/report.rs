@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use ankiops_sync::{AnkiChange, Input, MarkdownChange, NoteId, NoteRef, NoteState, Plan, Skip, Summary};
+use ankiops_sync::{AnkiChange, Input, MarkdownChange, NoteRef, NoteState, Plan, Skip, Summary};
 use serde::Serialize;
 
 use crate::context::GlobalArgs;
 use crate::error::{EXIT_INCOMPLETE, EXIT_OK, Result};
-use crate::store::Collection;
+use crate::store::{Collection, Locations};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,22 +89,24 @@ impl Report {
         if self.errors() > 0 || self.summary.conflicts > 0 { EXIT_INCOMPLETE } else { EXIT_OK }
     }
 
+    /// Sets the summary, prints the report, and gives the exit code: how a run that stops early ends.
+    pub fn finish(&mut self, summary: Summary, args: &GlobalArgs) -> Result<i32> {
+        self.summary = summary;
+        self.print(args)?;
+        Ok(self.exit_code())
+    }
+
     /// Adds the plan's conflicts and skips as problems, and (for dry runs) one line per change with a field diff.
     pub fn describe_plan(
         &mut self,
         plan: &Plan,
         input: &Input,
         collection: &Collection,
-        locations: &BTreeMap<NoteId, (usize, usize)>,
-        new_locations: &[(usize, usize)],
+        locations: &Locations,
         root: &Path,
     ) {
-        let at = |loc| collection.place(loc, root);
-        for (id, loc) in locations {
-            self.locations.insert(NoteRef::Existing(*id), at(*loc));
-        }
-        for (i, loc) in new_locations.iter().enumerate() {
-            self.locations.insert(NoteRef::New(i), at(*loc));
+        for (note, at) in locations.iter() {
+            self.locations.insert(note, collection.place(at, root));
         }
         self.add_plan_problems(plan);
         if !self.dry_run {

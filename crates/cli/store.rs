@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ankiops_markdown::Registry;
 use ankiops_markdown::deck::{self, DeckFile};
+use ankiops_sync::{NoteId, NoteRef};
 
 use crate::error::Result;
 
@@ -164,11 +165,54 @@ fn stray_markdown(root: &Path) -> Vec<(PathBuf, &'static str)> {
     out
 }
 
+/// Where a Markdown note sits: its deck file (an index into [`Collection::decks`]) and its index among that
+/// file's notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub deck: usize,
+    pub note: usize,
+}
+
+/// Where every Markdown note of a run sits, by the plan's name for it ([`NoteRef`]).
+#[derive(Debug, Default)]
+pub struct Locations {
+    by_id: BTreeMap<NoteId, Location>,
+    /// Notes without an id, in the order of `Input::new_in_markdown`.
+    new: Vec<Location>,
+}
+
+impl Locations {
+    pub fn get(&self, note: NoteRef) -> Option<Location> {
+        match note {
+            NoteRef::Existing(id) => self.by_id.get(&id).copied(),
+            NoteRef::New(i) => self.new.get(i).copied(),
+        }
+    }
+
+    pub fn insert(&mut self, id: NoteId, at: Location) {
+        self.by_id.insert(id, at);
+    }
+
+    pub fn remove(&mut self, id: NoteId) -> Option<Location> {
+        self.by_id.remove(&id)
+    }
+
+    /// The next new note (`NoteRef::New(len)`) sits at `at`.
+    pub fn push_new(&mut self, at: Location) {
+        self.new.push(at);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (NoteRef, Location)> + '_ {
+        let existing = self.by_id.iter().map(|(id, at)| (NoteRef::Existing(*id), *at));
+        existing.chain(self.new.iter().enumerate().map(|(i, at)| (NoteRef::New(i), *at)))
+    }
+}
+
 impl Collection {
-    /// `file:line` of note `n` of deck file `d`, the file relative to `root`, for messages.
-    pub fn place(&self, (d, n): (usize, usize), root: &Path) -> String {
-        let source = &self.decks[d];
-        let line = source.file.notes.get(n).map_or(0, |note| note.line);
+    /// `file:line` of the note at `at`, the file relative to `root`, for messages.
+    pub fn place(&self, at: Location, root: &Path) -> String {
+        let source = &self.decks[at.deck];
+        let line = source.file.notes.get(at.note).map_or(0, |note| note.line);
         format!("{}:{line}", source.path.strip_prefix(root).unwrap_or(&source.path).display())
     }
 

@@ -54,6 +54,84 @@ fn expect_null(action: &str, value: Value) -> Result<(), Error> {
     }
 }
 
+/// The write actions ankiops batches inside `multi`, with AnkiConnect's parameter shapes; the matching
+/// [`Client`] methods send the same actions one at a time. Each answers `null`: [`Client::multi_writes`]
+/// checks that.
+impl Action {
+    /// `createDeck`: the deck and its missing parents (an existing deck, matched case-insensitively, is kept).
+    pub fn create_deck(name: &str) -> Action {
+        Action::new("createDeck", json!({"deck": name}))
+    }
+
+    /// `updateNoteFields`: sets the named fields (case-sensitive; unknown names are ignored by Anki).
+    pub fn update_note_fields(note: i64, fields: &BTreeMap<impl AsRef<str> + Ord, impl AsRef<str>>) -> Action {
+        let fields: Map<String, Value> =
+            fields.iter().map(|(k, v)| (k.as_ref().to_owned(), Value::from(v.as_ref()))).collect();
+        Action::new("updateNoteFields", json!({"note": {"id": note, "fields": fields}}))
+    }
+
+    /// `updateNoteTags`: replaces the note's tags.
+    pub fn update_note_tags(note: i64, tags: &[String]) -> Action {
+        Action::new("updateNoteTags", json!({"note": note, "tags": tags}))
+    }
+
+    /// `updateNoteModel`: changes the note's type in place, fields reassigned by name, tags replaced (a schema
+    /// change: the next AnkiWeb sync is a full one).
+    pub fn update_note_model(note: i64, model: &str, fields: &BTreeMap<String, String>, tags: &[String]) -> Action {
+        Action::new(
+            "updateNoteModel",
+            json!({"note": {"id": note, "modelName": model, "fields": fields, "tags": tags}}),
+        )
+    }
+
+    /// `changeDeck`: moves cards (card ids, not note ids) to `deck`, creating it if needed.
+    pub fn change_deck(cards: &[i64], deck: &str) -> Action {
+        Action::new("changeDeck", json!({"cards": cards, "deck": deck}))
+    }
+
+    /// `getDecks`: which deck each card is in.
+    pub fn get_decks(cards: &[i64]) -> Action {
+        Action::new("getDecks", json!({"cards": cards}))
+    }
+
+    /// `deckNamesAndIds`: every deck with its id.
+    pub fn deck_names_and_ids() -> Action {
+        Action::new("deckNamesAndIds", Value::Null)
+    }
+}
+
+impl Client {
+    /// Runs write actions (each answering `null`) through [`Client::multi`]: one entry per action, `Ok` when
+    /// Anki applied it, its error message otherwise (or why its outcome is unknown or it was not sent).
+    pub fn multi_writes(
+        &self,
+        actions: &[Action],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<Result<(), String>>, Error> {
+        let results = self.multi(actions, progress)?;
+        Ok(results
+            .into_iter()
+            .zip(actions)
+            .map(|(result, action)| {
+                result.and_then(|value| expect_null(&action.action, value).map_err(|e| e.to_string()))
+            })
+            .collect())
+    }
+
+    /// In one request: the deck each card is in (deck name to card ids) and every deck with its id.
+    #[allow(clippy::type_complexity)]
+    pub fn decks_of_cards_and_ids(
+        &self,
+        cards: &[i64],
+    ) -> Result<(BTreeMap<String, Vec<i64>>, BTreeMap<String, i64>), Error> {
+        let replies = self.multi_all(&[Action::get_decks(cards), Action::deck_names_and_ids()], &mut |_, _| {})?;
+        let mut replies = replies.into_iter();
+        let decks = decode("getDecks", replies.next().unwrap_or_default())?;
+        let ids = decode("deckNamesAndIds", replies.next().unwrap_or_default())?;
+        Ok((decks, ids))
+    }
+}
+
 impl Client {
     fn caps(&self) -> Result<&Capabilities, Error> {
         if let Some(caps) = self.capabilities.get() {
@@ -165,12 +243,14 @@ impl Client {
     /// Creates the deck and its missing parents; returns the id, also of an existing deck
     /// (matched case-insensitively).
     pub fn create_deck(&self, name: &str) -> Result<i64, Error> {
-        self.call("createDeck", json!({"deck": name}))
+        let a = Action::create_deck(name);
+        self.call(&a.action, a.params)
     }
 
     /// Moves cards (card ids, not note ids) to `deck`, creating it if needed. Unknown ids are ignored silently.
     pub fn change_deck(&self, cards: &[i64], deck: &str) -> Result<(), Error> {
-        let value = self.call_value("changeDeck", json!({"cards": cards, "deck": deck}))?;
+        let a = Action::change_deck(cards, deck);
+        let value = self.call_value(&a.action, a.params)?;
         expect_null("changeDeck", value)
     }
 
@@ -183,7 +263,8 @@ impl Client {
 
     /// Which deck each card is in: deck name to card ids.
     pub fn get_decks(&self, cards: &[i64]) -> Result<BTreeMap<String, Vec<i64>>, Error> {
-        self.call("getDecks", json!({"cards": cards}))
+        let a = Action::get_decks(cards);
+        self.call(&a.action, a.params)
     }
 
     // ---- models (note types) ----
@@ -414,7 +495,8 @@ impl Client {
     /// Sets fields by name. Names are case-sensitive here and unknown names are ignored silently;
     /// an open Browser on the note can overwrite the change: read back to verify.
     pub fn update_note_fields(&self, note: i64, fields: &BTreeMap<String, String>) -> Result<(), Error> {
-        let value = self.call_value("updateNoteFields", json!({"note": {"id": note, "fields": fields}}))?;
+        let a = Action::update_note_fields(note, fields);
+        let value = self.call_value(&a.action, a.params)?;
         expect_null("updateNoteFields", value)
     }
 
@@ -440,7 +522,8 @@ impl Client {
     /// Replaces the note's tags. This bumps the note's `mod` even when the set is unchanged:
     /// call it only when the canonical tag set differs, or use [`Client::add_tags`]/[`Client::remove_tags`].
     pub fn update_note_tags(&self, note: i64, tags: &[String]) -> Result<(), Error> {
-        let value = self.call_value("updateNoteTags", json!({"note": note, "tags": tags}))?;
+        let a = Action::update_note_tags(note, tags);
+        let value = self.call_value(&a.action, a.params)?;
         expect_null("updateNoteTags", value)
     }
 
@@ -471,10 +554,8 @@ impl Client {
         fields: &BTreeMap<String, String>,
         tags: &[String],
     ) -> Result<(), Error> {
-        let value = self.call_value(
-            "updateNoteModel",
-            json!({"note": {"id": note, "modelName": model, "fields": fields, "tags": tags}}),
-        )?;
+        let a = Action::update_note_model(note, model, fields, tags);
+        let value = self.call_value(&a.action, a.params)?;
         expect_null("updateNoteModel", value)
     }
 

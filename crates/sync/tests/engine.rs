@@ -3,7 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use ankiops_sync::{AnkiChange, Direction, Input, MarkdownChange, NoteRef, NoteState, Options, Plan, plan};
+use ankiops_sync::{
+    AnkiChange, AnkiHtml, Applied, Direction, HtmlDigest, Input, MarkdownChange, NoteRef, NoteState, Options, Plan,
+    align, next_base, plan,
+};
 
 /// A note written compactly: `deck | Field=value; Field=value | tag tag`.
 fn n(spec: &str) -> NoteState {
@@ -100,8 +103,7 @@ fn describe(plan: &Plan) -> String {
 
 /// A fixture: lines `base|markdown|anki #ID deck | fields | tags` and `new deck | fields | tags` (a Markdown
 /// note without an id). A line's side can be several, e.g. `base markdown anki #1 …`.
-#[track_caller]
-fn check(mode: &str, fixture: &str, expect: &str) {
+fn input_of(fixture: &str) -> Input {
     let mut input = Input::default();
     for line in fixture.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (sides, rest) = line.split_once('#').map_or((line, ""), |(s, r)| (s, r));
@@ -129,6 +131,10 @@ fn check(mode: &str, fixture: &str, expect: &str) {
             map.insert(id, n(spec));
         }
     }
+    input
+}
+
+fn options_of(mode: &str) -> Options {
     let (direction, force) = match mode {
         "sync" => (Direction::Both, false),
         "ma" => (Direction::ToAnki, false),
@@ -137,7 +143,40 @@ fn check(mode: &str, fixture: &str, expect: &str) {
         "am --force" => (Direction::ToMarkdown, true),
         other => panic!("unknown mode {other}"),
     };
-    let got = describe(&plan(&input, &Options { direction, force, ..Options::default() }));
+    Options { direction, force, ..Options::default() }
+}
+
+#[track_caller]
+fn check(mode: &str, fixture: &str, expect: &str) {
+    let got = describe(&plan(&input_of(fixture), &options_of(mode)));
+    assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
+}
+
+/// The base after the plan of `fixture` is carried out as `applied` says: `new[I]=#ID` or `#OLD=#ID` (Anki
+/// created that entry under that id), `failed new[I]` or `failed #ID`, separated by `,`.
+#[track_caller]
+fn check_next_base(mode: &str, fixture: &str, applied: &str, expect: &str) {
+    let input = input_of(fixture);
+    let plan = plan(&input, &options_of(mode));
+    let note = |s: &str| -> NoteRef {
+        let s = s.trim();
+        match s.strip_prefix("new[") {
+            Some(i) => NoteRef::New(i.trim_end_matches(']').parse().unwrap()),
+            None => NoteRef::Existing(s.trim_start_matches('#').parse().unwrap()),
+        }
+    };
+    let mut done = Applied::default();
+    for part in applied.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(what) = part.strip_prefix("failed ") {
+            done.failed.insert(note(what));
+        } else {
+            let (entry, id) = part.split_once('=').unwrap();
+            done.created.insert(note(entry), id.trim().trim_start_matches('#').parse().unwrap());
+        }
+    }
+    let base = next_base(input.base.clone(), &plan, &done);
+    let got: String = base.iter().map(|(id, s)| format!("#{id} {}\n", show(s))).collect();
+    let got = if got.is_empty() { "empty\n".to_string() } else { got };
     assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
 }
 
@@ -672,4 +711,171 @@ fn only_add_new_and_keep_orphans_are_options() {
     assert!(keep.notes.iter().all(|p| p.markdown != Some(MarkdownChange::Delete)), "{keep:?}");
     let drop = plan(&input, &Options { direction: Direction::ToMarkdown, ..Options::default() });
     assert!(drop.notes.iter().any(|p| p.markdown == Some(MarkdownChange::Delete)), "{drop:?}");
+}
+
+#[test]
+fn next_base_stores_a_created_note_under_the_id_anki_gave_it() {
+    let fixture = "
+        new Bio | Question=q; Answer=a
+        base markdown anki #1 Bio | Question=old; Answer=a
+    ";
+    check_next_base(
+        "ma",
+        fixture,
+        "new[0]=#50",
+        "#1 Bio | Answer=a; Question=old | \n#50 Bio | Answer=a; Question=q |",
+    );
+}
+
+#[test]
+fn next_base_keeps_the_old_base_of_what_failed() {
+    let fixture = "
+        new Bio | Question=q; Answer=a
+        base anki #1 Bio | Question=old; Answer=a
+        markdown #1 Bio | Question=edited; Answer=a
+        base markdown anki #2 Bio | Question=two; Answer=a
+        markdown #3 Bio | Question=three
+    ";
+    // The edit of #1 was not applied and the creation failed: nothing of theirs moves.
+    check_next_base(
+        "ma",
+        fixture,
+        "failed #1, failed new[0], failed #3",
+        "#1 Bio | Answer=a; Question=old | \n#2 Bio | Answer=a; Question=two |",
+    );
+    // Applied, #1 gets its new state.
+    check_next_base(
+        "ma",
+        fixture,
+        "failed new[0], failed #3",
+        "#1 Bio | Answer=a; Question=edited | \n#2 Bio | Answer=a; Question=two |",
+    );
+}
+
+#[test]
+fn next_base_replaces_a_re_created_note_and_forgets_a_deleted_one() {
+    // #1 was deleted in Anki and edited in the Markdown: added again under a new id. #2 was deleted in the
+    // Markdown: deleted in Anki, and its base goes.
+    let fixture = "
+        base anki #2 Bio | Question=two
+        base #1 Bio | Question=one
+        markdown #1 Bio | Question=one, edited
+    ";
+    check_next_base("sync", fixture, "#1=#90", "#90 Bio | Question=one, edited |");
+}
+
+#[test]
+fn next_base_of_an_adopted_note_is_under_the_id_written_back() {
+    let fixture = "
+        new Bio | Question=q; Answer=a | t
+        anki #7 Bio | Question=q; Answer=a | t
+    ";
+    check_next_base("sync", fixture, "", "#7 Bio | Answer=a; Question=q | t");
+    // A file that could not take the id (saved during the run) keeps it out of the base.
+    check_next_base("sync", fixture, "failed new[0]", "empty");
+}
+
+#[test]
+fn next_base_of_a_recognised_note_keeps_its_id() {
+    let fixture = "
+        base anki #5 Bio | Question=q; Answer=a
+        new Bio | Question=q; Answer=a, edited
+    ";
+    check_next_base("ma", fixture, "", "#5 Bio | Answer=a, edited; Question=q |");
+}
+
+/// A stand-in for the converter: `__x__` and `**x**` are the same HTML; Anki's HTML is given per note.
+struct ToyHtml(BTreeMap<i64, BTreeMap<String, String>>);
+
+impl ToyHtml {
+    fn html(markdown: &str) -> String {
+        markdown.replace("__", "**")
+    }
+    fn digest(fields: impl Iterator<Item = (String, String)>) -> HtmlDigest {
+        let mut d = [0u8; 20];
+        for (i, b) in fields.flat_map(|(k, v)| format!("{k}={v};").into_bytes()).enumerate() {
+            d[i % 20] = d[i % 20].wrapping_mul(31).wrapping_add(b);
+        }
+        d
+    }
+}
+
+impl AnkiHtml for ToyHtml {
+    fn markdown_digest(&self, note: &NoteState) -> HtmlDigest {
+        ToyHtml::digest(note.fields.iter().map(|(k, v)| (k.clone(), ToyHtml::html(v))))
+    }
+    fn anki_digest(&self, id: i64) -> Option<HtmlDigest> {
+        self.0.get(&id).map(|f| ToyHtml::digest(f.iter().map(|(k, v)| (k.clone(), v.clone()))))
+    }
+    fn field_is(&self, id: i64, field: &str, markdown: &str) -> bool {
+        self.0.get(&id).and_then(|f| f.get(field)).map_or("", String::as_str) == ToyHtml::html(markdown)
+    }
+}
+
+#[track_caller]
+fn check_aligned(mode: &str, fixture: &str, anki_html: &[(i64, &str, &str)], expect: &str) {
+    let mut input = input_of(fixture);
+    let mut html: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+    for (id, field, value) in anki_html {
+        html.entry(*id).or_default().insert(field.to_string(), value.to_string());
+    }
+    align(&mut input, &ToyHtml(html));
+    let got = describe(&plan(&input, &options_of(mode)));
+    assert_eq!(got.trim(), expect.trim(), "\n--- got ---\n{got}");
+}
+
+#[test]
+fn a_field_spelled_differently_with_the_same_html_is_not_an_edit() {
+    let fixture = "
+        base anki #1 Bio | Question=**bold**; Answer=a
+        markdown #1 Bio | Question=__bold__; Answer=a
+    ";
+    // Without the HTML, the spelling reads as an edit to push.
+    check(
+        "ma",
+        fixture,
+        "#1:\n  anki update Bio | Answer=a; Question=__bold__ | \n  base Bio | Answer=a; Question=__bold__ |",
+    );
+    check_aligned(
+        "ma",
+        fixture,
+        &[(1, "Question", "**bold**"), (1, "Answer", "a")],
+        "#1:\n  base Bio | Answer=a; Question=__bold__ |",
+    );
+    // Different HTML stays an edit.
+    check_aligned(
+        "ma",
+        fixture,
+        &[(1, "Question", "**old**"), (1, "Answer", "a")],
+        "#1:\n  anki update Bio | Answer=a; Question=__bold__ | \n  base Bio | Answer=a; Question=__bold__ |",
+    );
+}
+
+#[test]
+fn a_new_note_with_the_html_of_an_unknown_anki_note_is_that_note() {
+    let fixture = "
+        new Bio | Question=__q__; Answer=a | t
+        anki #7 Bio | Question=**q**; Answer=a | t
+    ";
+    check_aligned(
+        "ma",
+        fixture,
+        &[(7, "Question", "**q**"), (7, "Answer", "a")],
+        "new[0]:\n  markdown assign-id #7\n  base Bio | Answer=a; Question=__q__ | t",
+    );
+    // Other tags: not the same note, so both stay.
+    let other = "
+        new Bio | Question=__q__; Answer=a | t
+        anki #7 Bio | Question=**q**; Answer=a | other
+    ";
+    let got = {
+        let mut input = input_of(other);
+        let html = BTreeMap::from([(
+            7,
+            BTreeMap::from([("Question".to_string(), "**q**".to_string()), ("Answer".to_string(), "a".to_string())]),
+        )]);
+        align(&mut input, &ToyHtml(html));
+        describe(&plan(&input, &options_of("ma")))
+    };
+    assert!(got.contains("anki create"), "{got}");
 }
