@@ -6,6 +6,7 @@
 //! Nothing here does I/O.
 
 mod file_name;
+mod merge;
 mod parse;
 mod render;
 
@@ -16,6 +17,7 @@ use indexmap::IndexMap;
 use crate::note_types::Registry;
 
 pub use file_name::{deck_key, deck_to_file_name, file_name_to_deck};
+pub use merge::{DeckMerge, MergeConflict, MergeConflictKind, MergeLabels, merge_deck};
 pub use parse::{parse_deck, parse_deck_bytes};
 pub use render::render_note;
 
