@@ -192,10 +192,33 @@ pub struct Proxy {
     pub count: Arc<AtomicUsize>,
 }
 
+/// What a [`Proxy::start_with`] hook does with a request at a [`Stage`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Forward the request (at `Received`) or the answer (at `Answered`).
+    Pass,
+    /// Close the connection without a word: at `Received` Anki never sees the request (as if it had closed),
+    /// at `Answered` it applied the request and the answer is lost.
+    Drop,
+    /// Send these bytes instead (an HTML error page, say): at `Answered`, after Anki applied the request.
+    Reply(Vec<u8>),
+}
+
 impl Proxy {
     /// `hook(n, body, stage)`: `n` counts requests from 1; returning `false` at [`Stage::Answered`] withholds
     /// Anki's answer from the client.
     pub fn start(backend_port: u16, mut hook: impl FnMut(usize, &str, Stage) -> bool + Send + 'static) -> Proxy {
+        Proxy::start_with(backend_port, move |n, body, stage| {
+            let pass = hook(n, body, stage);
+            if pass || stage == Stage::Received { Verdict::Pass } else { Verdict::Drop }
+        })
+    }
+
+    /// Like [`Proxy::start`], with the hook deciding what becomes of each request and answer.
+    pub fn start_with(
+        backend_port: u16,
+        mut hook: impl FnMut(usize, &str, Stage) -> Verdict + Send + 'static,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("proxy address").port());
         let count = Arc::new(AtomicUsize::new(0));
@@ -206,15 +229,28 @@ impl Proxy {
                 let Some(request) = read_request(&mut client) else { continue };
                 let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 let body = String::from_utf8_lossy(&request).into_owned();
-                hook(n, &body, Stage::Received);
+                match hook(n, &body, Stage::Received) {
+                    Verdict::Pass => {}
+                    Verdict::Drop => continue,
+                    Verdict::Reply(bytes) => {
+                        let _ = client.write_all(&bytes);
+                        continue;
+                    }
+                }
                 let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", backend_port)) else { continue };
                 if upstream.write_all(&request).is_err() {
                     continue;
                 }
                 let mut reply = Vec::new();
                 let _ = upstream.read_to_end(&mut reply);
-                if hook(n, &body, Stage::Answered) {
-                    let _ = client.write_all(&reply);
+                match hook(n, &body, Stage::Answered) {
+                    Verdict::Pass => {
+                        let _ = client.write_all(&reply);
+                    }
+                    Verdict::Drop => {}
+                    Verdict::Reply(bytes) => {
+                        let _ = client.write_all(&bytes);
+                    }
                 }
             }
         });

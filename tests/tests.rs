@@ -7,6 +7,7 @@ mod kill;
 mod lock;
 mod media;
 mod messages;
+mod recovery;
 mod safety;
 mod serialize;
 mod support;

@@ -28,6 +28,10 @@ pub struct GlobalArgs {
     /// Print only errors
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Seconds to wait for Anki to answer a batch (adding notes, updates, AnkiWeb sync) [default: from
+    /// ankiops.json, else 300]
+    #[arg(long, global = true, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
 }
 
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8765";
@@ -57,6 +61,10 @@ impl Context {
         let api_key = self.args.api_key.clone().or_else(|| std::env::var(&self.settings.api_key_env).ok());
         let mut config = Config::new(self.url());
         config.api_key = api_key.filter(|k| !k.is_empty());
+        if let Some(secs) = self.args.timeout.or(self.settings.timeout) {
+            config.long_timeout = std::time::Duration::from_secs(secs);
+            config.timeout = config.timeout.min(config.long_timeout);
+        }
         Client::new(config)
     }
 

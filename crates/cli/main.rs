@@ -7,6 +7,7 @@ mod context;
 mod deck_names;
 mod error;
 mod git;
+mod journal;
 mod lock;
 mod media;
 mod models;

@@ -27,6 +27,10 @@ pub struct Settings {
     /// anything; `--max-delete N` lets one run through. Default [`DEFAULT_MAX_DELETE`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_delete: Option<usize>,
+    /// How long, in seconds, to wait for Anki to answer a batch (adding notes, `multi`, AnkiWeb sync);
+    /// `--timeout` overrides it. Default 300.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
 }
 
 /// How many notes a run may delete before the mass-deletion guard stops it.
@@ -41,6 +45,7 @@ impl Default for Settings {
             auto_commit: true,
             web_sync: false,
             max_delete: None,
+            timeout: None,
         }
     }
 }

@@ -13,13 +13,14 @@ mod to_markdown;
 
 use std::path::PathBuf;
 
-use ankiops_sync::{Direction, Options};
+use ankiops_sync::{AnkiHtml, Direction, Options};
 
 use crate::anki;
 use crate::base::Base;
 use crate::context::Context;
 use crate::error::Result;
 use crate::git::Repo;
+use crate::journal::Journal;
 use crate::report::{Problem, Report};
 use crate::store;
 
@@ -83,6 +84,20 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         crate::deck_names::require_in_anki(deck, snapshot.deck_ids.keys(), files)?;
     }
 
+    // Notes an interrupted run sent to Anki get what it sent as their base, so they are recognised, not added again.
+    let mut journal = Journal::read(&ctx.root, !dry)?;
+    if !journal.is_empty() {
+        let html = input::SeenHtml { seen: &snapshot.seen, registry: &registry };
+        let found = journal.resolve(&mut base.notes, &snapshot.notes, |id| html.anki_digest(id));
+        if found > 0 {
+            report.problems.push(Problem::info(format!(
+                "found {found} note{} an interrupted run had added to Anki: {} recognised, not added again",
+                plural(found),
+                if found == 1 { "it is" } else { "they are" }
+            )));
+        }
+    }
+
     // Plan.
     let scope = input::Scope::new(ctx, args, &collection)?;
     let base_notes = std::mem::take(&mut base.notes);
@@ -117,9 +132,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     media.upload(&client, &mut report)?;
     let side = to_anki::AnkiSide { client: &client, registry: &registry, snapshot: &snapshot };
     let types = to_anki::NoteTypes { defs: &defs, known: &base.note_types };
-    let mut applied = to_anki::apply(&side, types, &plan, args.direction != Direction::ToMarkdown, &mut report)?;
+    let writes_anki = args.direction != Direction::ToMarkdown;
+    let mut applied = to_anki::apply(&side, types, &plan, writes_anki, &mut journal, &mut report)?;
     to_markdown::write(&side, &ctx.root, &mut collection, &plan, &locations, &mut applied, &mut report)?;
-    media.download(&client, &plan, &applied.done.failed, &mut report)?;
+    if applied.stopped.is_none() {
+        media.download(&client, &plan, &applied.done.failed, &mut report)?;
+    }
 
     // The new base: agreed states (outside the scope as they were), and what Anki holds now: the notes read
     // at the start (notes it no longer has are gone from that), minus what this run deleted, plus what it wrote.
@@ -135,9 +153,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     media.finish(&mut new_base, &mut report);
     report.summary = plan.summary(&input);
     report.summary.anki_created -= applied.failed_creates.min(report.summary.anki_created);
+    if applied.stopped.is_some() {
+        // Only what landed: the rest of the plan waits for the next run.
+        let failed = &applied.done.failed;
+        let notes = plan.notes.iter().filter(|p| !failed.contains(&p.note)).cloned().collect();
+        let conflicts = report.summary.conflicts;
+        report.summary = ankiops_sync::Plan { notes, recognised: Vec::new() }.summary(&input);
+        report.summary.conflicts = conflicts;
+    }
     // The snapshots are done with: free them before the base is serialised, the run's peak of memory.
     drop((input, plan, collection));
     repo.write_base(&new_base.to_json(base_size), &format!("ankiops: base after {}", args.command))?;
+    journal.settle()?;
     if commits {
         if report.changed_anything() {
             repo.commit_run(&report.commit_message())?;
@@ -145,7 +172,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             repo.commit_collection(&report.commit_message())?;
         }
     }
-    if args.direction != Direction::ToMarkdown && (args.web || ctx.settings.web_sync) {
+    if let Some(e) = applied.stopped {
+        report.problems.push(stopped_part_way(args.command, &e, &report));
+    } else if writes_anki && (args.web || ctx.settings.web_sync) {
         match crate::commands::web::sync_with_ankiweb(&client) {
             Ok(outcome) => report.web = Some(outcome),
             Err(e) => {
@@ -156,6 +185,25 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
     report.print(&ctx.args)?;
     Ok(report.exit_code())
+}
+
+/// A run that lost Anki part-way: what it did, and that the next run completes it.
+fn stopped_part_way(command: &str, e: &crate::error::CliError, report: &Report) -> Problem {
+    let s = &report.summary;
+    let done = format!(
+        "{} note{} added, {} updated, {} moved and {} deleted in Anki, {} file{} written",
+        s.anki_created,
+        plural(s.anki_created),
+        s.anki_updated,
+        s.anki_moved,
+        s.anki_deleted,
+        report.files_written.len(),
+        plural(report.files_written.len())
+    );
+    let hints: String = e.hints.iter().map(|h| format!("\nhint: {h}")).collect();
+    Problem::error(format!(
+        "the run stopped part-way: {e}{hints}\nWhat landed is kept ({done} ; the ids of added notes are in the Markdown). Run `ankiops {command}` again once Anki answers: it completes the rest without adding anything twice"
+    ))
 }
 
 pub fn plural(n: usize) -> &'static str {

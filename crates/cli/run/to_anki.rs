@@ -3,14 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ankiops_connect::{Action, Client, NewNote};
+use ankiops_connect::{Action, Client, NewNote, NotAdded};
 use ankiops_markdown::Registry;
 use ankiops_sync::{AnkiChange, HtmlDigest, NoteId, NotePlan, NoteRef, NoteState, Plan};
 
 use super::input::html_digest;
 use crate::anki::{self, AnkiSnapshot};
 use crate::base::Seen;
-use crate::error::Result;
+use crate::error::{CliError, Result};
+use crate::journal::Journal;
 use crate::note_types::NoteTypeDef;
 use crate::report::{Problem, Report};
 
@@ -40,6 +41,11 @@ pub(super) struct Applied {
     /// Notes found changed in Anki when re-read before writing: what the base caches of them is dropped, so
     /// the next run reads them in full and merges them (their `mod` may not have moved).
     pub edited_during_run: BTreeSet<NoteId>,
+    /// Whether any note was written to Anki.
+    wrote: bool,
+    /// What stopped the run part-way, after some writes landed (Anki closed, a batch failed): the rest of the
+    /// plan's Anki changes count as failed, and the next run completes them.
+    pub stopped: Option<CliError>,
 }
 
 impl Applied {
@@ -55,28 +61,47 @@ type Sent<'p> = BTreeMap<NoteId, (&'p NoteState, HtmlDigest)>;
 type Changes<'p> = [(&'p NotePlan, &'p AnkiChange)];
 
 /// Carries the plan's Anki changes out (note types are brought up to date only when `writes_anki`).
+/// An error before anything was written stops the run as it is; after that, the run goes on without Anki
+/// ([`Applied::stopped`]), so the ids of the notes added and the base of what landed are kept.
 pub(super) fn apply(
     anki: &AnkiSide,
     types: NoteTypes,
     plan: &Plan,
     writes_anki: bool,
+    journal: &mut Journal,
     report: &mut Report,
 ) -> Result<Applied> {
     let mut applied = Applied::default();
     let changes: Vec<(&NotePlan, &AnkiChange)> =
         plan.notes.iter().filter_map(|p| p.anki.as_ref().map(|a| (p, a))).collect();
-    applied.note_types = ensure_note_types(anki, &types, &changes, writes_anki, report)?;
-    if changes.is_empty() {
-        return Ok(applied);
+    let mut steps = |applied: &mut Applied, report: &mut Report| -> Result<()> {
+        applied.note_types = ensure_note_types(anki, &types, &changes, writes_anki, report)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        create_decks(anki, &changes)?;
+        recheck_before_writing(anki, &changes, applied, report)?;
+        let mut sent = Sent::new();
+        create_notes(anki, &changes, &mut sent, journal, applied, report)?;
+        update_notes(anki, &changes, &mut sent, applied, report)?;
+        delete_notes(anki, &changes, applied)?;
+        read_back(anki, sent, applied, report)
+    };
+    match steps(&mut applied, report) {
+        Ok(()) => Ok(applied),
+        Err(e) if !applied.wrote => Err(e),
+        Err(e) => {
+            // Only what is known to have landed counts as done; the rest is planned again next time.
+            for (p, _) in &changes {
+                if !applied.done.created.contains_key(&p.note) {
+                    applied.done.failed.insert(p.note);
+                }
+            }
+            applied.read_back.clear();
+            applied.stopped = Some(e);
+            Ok(applied)
+        }
     }
-    create_decks(anki, &changes)?;
-    recheck_before_writing(anki, &changes, &mut applied, report)?;
-    let mut sent = Sent::new();
-    create_notes(anki, &changes, &mut sent, &mut applied, report)?;
-    update_notes(anki, &changes, &mut sent, &mut applied, report)?;
-    delete_notes(anki, &changes, &mut applied)?;
-    read_back(anki, sent, &mut applied, report)?;
-    Ok(applied)
 }
 
 /// Note types the changes need are created when missing; types whose definition changed since the last run
@@ -162,10 +187,14 @@ fn recheck_before_writing(
 
 /// Creations, in batches of `addNote`s inside `multi`: per-note ids and errors. A `multi` chunk at a time, so a
 /// large import never holds every note's HTML at once.
+///
+/// Each batch is in the journal before it is sent, with the ids Anki gives once it answers, so a run killed or
+/// cut off at any point never leads to a note added twice.
 fn create_notes<'p>(
     anki: &AnkiSide,
     changes: &Changes<'p>,
     sent: &mut Sent<'p>,
+    journal: &mut Journal,
     applied: &mut Applied,
     report: &mut Report,
 ) -> Result<()> {
@@ -201,27 +230,44 @@ fn create_notes<'p>(
             })
             .collect();
         let done = applied.done.created.len() + applied.failed_creates;
+        let digests: Vec<HtmlDigest> = notes.iter().map(|n| html_digest(n.fields.iter())).collect();
+        let numbers = journal.sent(digests.iter().zip(chunk).map(|(d, (_, s))| (*d, (*s).clone())))?;
         match anki.client.add_notes(&notes, &mut |n, _| bar.set(done + n)) {
             Ok(results) => {
-                for (((p, state), note), result) in chunk.iter().zip(notes).zip(results) {
+                let mut answered = Vec::new();
+                for ((((p, state), digest), n), result) in chunk.iter().zip(digests).zip(&numbers).zip(results) {
                     match result {
                         Ok(id) => {
+                            applied.wrote = true;
+                            answered.push((*n, Some(id)));
                             applied.done.created.insert(p.note, id);
-                            sent.insert(id, (*state, html_digest(note.fields.iter())));
+                            sent.insert(id, (*state, digest));
                         }
-                        Err(message) => fail(p.note, format!("Anki refused to add it: {message}"), applied),
+                        Err(NotAdded::Unknown(e)) => fail(p.note, unknown_outcome(&e), applied),
+                        Err(NotAdded::Refused(message)) => {
+                            answered.push((*n, None));
+                            fail(p.note, format!("Anki refused to add it: {message}"), applied);
+                        }
+                        Err(NotAdded::NotSent(message)) => {
+                            answered.push((*n, None));
+                            fail(p.note, message, applied);
+                        }
                     }
                 }
+                journal.answered(answered.into_iter())?;
             }
-            // Nothing was added yet: the run stops here, as any run that cannot reach Anki.
-            Err(e) if done == 0 => return Err(e.into()),
-            // Earlier chunks landed: their ids are kept (and written to the Markdown); the rest is not sent.
             Err(e) => {
-                let why = if e.is_outcome_unknown() {
-                    format!("Anki may or may not have added it ({e}); the next run finds it if it did")
+                if e.is_outcome_unknown() {
+                    applied.wrote = true;
                 } else {
-                    format!("not added: {e}")
-                };
+                    journal.answered(numbers.iter().map(|n| (*n, None)))?;
+                }
+                // Nothing was added yet: the run stops here, as any run that cannot reach Anki.
+                if done == 0 && !e.is_outcome_unknown() {
+                    return Err(e.into());
+                }
+                let why =
+                    if e.is_outcome_unknown() { unknown_outcome(&e.to_string()) } else { format!("not added: {e}") };
                 for (p, _) in chunk {
                     fail(p.note, why.clone(), applied);
                 }
@@ -231,6 +277,12 @@ fn create_notes<'p>(
     }
     bar.finish();
     Ok(())
+}
+
+fn unknown_outcome(e: &str) -> String {
+    format!(
+        "Anki may or may not have added it ({e}); ankiops keeps what it sent in .ankiops/journal, so the next run finds the note if it landed, even if you edit it meanwhile: let Anki finish, then run again"
+    )
 }
 
 /// Updates and moves, batched: only the fields whose HTML differs from what Anki holds are sent.
@@ -284,6 +336,7 @@ fn update_notes<'p>(
     let mut bar = crate::report::progress(only.len(), "updating notes");
     let results = anki.client.multi_writes(&only, &mut |done, _| bar.set(done))?;
     bar.finish();
+    applied.wrote = true;
     for ((id, action), result) in actions.iter().zip(results) {
         let Err(message) = result else { continue };
         match id {
@@ -308,7 +361,13 @@ fn delete_notes(anki: &AnkiSide, changes: &Changes, applied: &mut Applied) -> Re
         })
         .collect();
     if !deletes.is_empty() {
-        anki.client.delete_notes(&deletes)?;
+        if let Err(e) = anki.client.delete_notes(&deletes) {
+            if e.is_outcome_unknown() {
+                applied.wrote = true;
+            }
+            return Err(e.into());
+        }
+        applied.wrote = true;
         applied.deleted.extend(&deletes);
     }
     Ok(())

@@ -118,14 +118,18 @@ pub(super) fn write(
         collection.decks[*d].file.remove_note(*n);
         emptied.insert(*d);
     }
-    remove_emptied_decks(client, collection, plan, snapshot, applied, report)?;
+    // Without Anki (the run lost it part-way), decks are neither removed nor looked up.
+    let anki_answers = applied.stopped.is_none();
+    if anki_answers {
+        remove_emptied_decks(client, collection, plan, snapshot, applied, report)?;
+    }
     // Deck files get their `deck_id` once the deck exists in Anki (decks made by this run are looked up again).
     let mut deck_ids = snapshot.deck_ids.clone();
     let missing = collection
         .decks
         .iter()
         .any(|d| d.file.deck_id.is_none() && !deck_ids.contains_key(&d.deck) && !d.file.notes.is_empty());
-    if missing && !applied.done.created.is_empty() {
+    if missing && anki_answers && !applied.done.created.is_empty() {
         deck_ids = client.deck_names_and_ids()?;
     }
     // Write what changed; a file whose last note left is removed.

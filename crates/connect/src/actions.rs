@@ -54,6 +54,25 @@ fn expect_null(action: &str, value: Value) -> Result<(), Error> {
     }
 }
 
+/// Why a note of [`Client::add_notes`] has no id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAdded {
+    /// Anki refused it (its message): it is not in the collection.
+    Refused(String),
+    /// It was sent and the reply was lost: Anki may or may not hold it.
+    Unknown(String),
+    /// It was not sent, or its request failed before Anki could apply it.
+    NotSent(String),
+}
+
+impl std::fmt::Display for NotAdded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAdded::Refused(m) | NotAdded::Unknown(m) | NotAdded::NotSent(m) => f.write_str(m),
+        }
+    }
+}
+
 /// The write actions ankiops batches inside `multi`, with AnkiConnect's parameter shapes; the matching
 /// [`Client`] methods send the same actions one at a time. Each answers `null`: [`Client::multi_writes`]
 /// checks that.
@@ -429,25 +448,40 @@ impl Client {
         &self,
         notes: &[NewNote],
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<Vec<Result<i64, String>>, Error> {
+    ) -> Result<Vec<Result<i64, NotAdded>>, Error> {
         // One `multi` chunk at a time, so the requests of a large import are never all built at once.
         let total = notes.len();
-        let mut out: Vec<Result<i64, String>> = Vec::with_capacity(total);
+        let mut out: Vec<Result<i64, NotAdded>> = Vec::with_capacity(total);
         for chunk in notes.chunks(crate::client::MULTI_MAX_ACTIONS) {
             let actions: Vec<Action> =
                 chunk.iter().map(|note| Action::new("addNote", json!({"note": note.to_json()}))).collect();
             let done = out.len();
             match self.multi(&actions, &mut |n, _| progress(done + n, total)) {
                 Ok(entries) => out.extend(entries.into_iter().map(|entry| match entry {
-                    Ok(Value::Number(id)) => id.as_i64().ok_or_else(|| format!("malformed note id {id}")),
-                    Ok(Value::Null) => Err("the note was not added".to_owned()),
-                    Ok(other) => Err(format!("malformed reply: {} instead of a note id", kind(&other))),
-                    Err(message) => Err(message),
+                    Ok(Value::Number(id)) => {
+                        id.as_i64().ok_or_else(|| NotAdded::Refused(format!("malformed note id {id}")))
+                    }
+                    Ok(Value::Null) => Err(NotAdded::Refused("the note was not added".to_owned())),
+                    Ok(other) => {
+                        Err(NotAdded::Refused(format!("malformed reply: {} instead of a note id", kind(&other))))
+                    }
+                    Err(message) if message.starts_with(crate::client::OUTCOME_UNKNOWN) => {
+                        Err(NotAdded::Unknown(message))
+                    }
+                    Err(message) if message.starts_with("not ") => Err(NotAdded::NotSent(message)),
+                    Err(message) => Err(NotAdded::Refused(message)),
                 })),
                 Err(e) if out.is_empty() => return Err(e),
                 Err(e) => {
                     // Earlier chunks landed: keep their ids, and say what became of the rest.
-                    crate::client::fill_unfinished(&mut out, chunk.len(), total, &e);
+                    let flying = if e.is_outcome_unknown() {
+                        NotAdded::Unknown(e.to_string())
+                    } else {
+                        NotAdded::NotSent(e.to_string())
+                    };
+                    out.extend((0..chunk.len()).map(|_| Err(flying.clone())));
+                    let rest = NotAdded::NotSent(format!("not sent: {e}"));
+                    out.extend((out.len()..total).map(|_| Err(rest.clone())));
                     break;
                 }
             }

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -104,6 +105,9 @@ pub struct Client {
     url: String,
     agent: ureq::Agent,
     pub(crate) capabilities: OnceLock<Capabilities>,
+    /// Whether AnkiConnect has answered a request of this client: after that, a reply that is not
+    /// AnkiConnect's is a fault on the way back ([`Error::Garbled`]), not a wrong address.
+    answered: AtomicBool,
 }
 
 impl fmt::Debug for Client {
@@ -220,7 +224,7 @@ impl Client {
             .proxy(None)
             .build()
             .into();
-        Client { config, url, agent, capabilities: OnceLock::new() }
+        Client { config, url, agent, capabilities: OnceLock::new(), answered: AtomicBool::new(false) }
     }
 
     /// The URL requests go to.
@@ -293,12 +297,31 @@ impl Client {
     /// Sends one request on a fresh connection and parses the reply as JSON.
     /// A dropped connection is retried once when `retry` says the request is safe to repeat.
     fn post(&self, action: &str, body: &[u8], timeout: Duration, retry: bool) -> Result<Value, Error> {
-        match self.post_once(action, body, timeout, retry) {
+        let reply = match self.post_once(action, body, timeout, retry) {
             Err(Error::Dropped { .. }) if retry => {
                 // The add-on accepts one connection per 25 ms tick; give it one.
                 std::thread::sleep(Duration::from_millis(50));
                 self.post_once(action, body, timeout, retry)
             }
+            other => other,
+        };
+        match reply {
+            Ok(value) => {
+                self.answered.store(true, Ordering::Relaxed);
+                Ok(value)
+            }
+            Err(e) => Err(self.garbled_if_write(e, !retry)),
+        }
+    }
+
+    /// A write's reply that is not AnkiConnect's, from an address that already answered: outcome unknown.
+    fn garbled_if_write(&self, e: Error, write: bool) -> Error {
+        if !write || !self.answered.load(Ordering::Relaxed) {
+            return e;
+        }
+        match e {
+            Error::NotAnkiConnect { url, action, detail } => Error::Garbled { url, action, detail },
+            Error::Malformed { action, detail } => Error::Garbled { url: self.url.clone(), action, detail },
             other => other,
         }
     }
@@ -479,17 +502,19 @@ impl Client {
         let entries = match self.unwrap_reply("multi", reply)? {
             Value::Array(entries) => entries,
             other => {
-                return Err(Error::Malformed {
+                let wrong = Error::Malformed {
                     action: "multi".into(),
                     detail: format!("expected a list of results, got {}", kind(&other)),
-                });
+                };
+                return Err(self.garbled_if_write(wrong, !retry));
             }
         };
         if entries.len() != actions.len() {
-            return Err(Error::Malformed {
+            let short = Error::Malformed {
                 action: "multi".into(),
                 detail: format!("{} results for {} actions", entries.len(), actions.len()),
-            });
+            };
+            return Err(self.garbled_if_write(short, !retry));
         }
         Ok(entries
             .into_iter()
@@ -523,14 +548,14 @@ impl Client {
     }
 }
 
+/// How [`Client::multi`] marks an entry sent in a request whose reply was lost: Anki may or may not have
+/// applied it.
+pub(crate) const OUTCOME_UNKNOWN: &str = "outcome unknown, read back before retrying";
+
 /// After a chunk failed mid-`multi`: the entries of that chunk (`in_flight` of them) and of every chunk not sent
 /// become errors saying which is which, up to `total` entries; the entries already in `results` stay.
 pub(crate) fn fill_unfinished<T>(results: &mut Vec<Result<T, String>>, in_flight: usize, total: usize, e: &Error) {
-    let flying = if e.is_outcome_unknown() {
-        format!("outcome unknown, read back before retrying: {e}")
-    } else {
-        format!("not applied: {e}")
-    };
+    let flying = if e.is_outcome_unknown() { format!("{OUTCOME_UNKNOWN}: {e}") } else { format!("not applied: {e}") };
     results.extend((0..in_flight).map(|_| Err(flying.clone())));
     let rest = format!("not sent: {e}");
     let missing = total.saturating_sub(results.len());

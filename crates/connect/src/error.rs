@@ -54,7 +54,7 @@ pub enum Error {
 
     /// No complete reply within the time limit.
     #[error(
-        "AnkiConnect at {url} did not answer `{action}` within {}s: Anki may be busy or waiting on a dialog (on macOS, App Nap slows it down); retry, or raise the timeout",
+        "AnkiConnect at {url} did not answer `{action}` within {}s: Anki may be busy or waiting on a dialog (on macOS, App Nap slows it down); let Anki finish (its window responds again) before running again, or raise the limit with --timeout SECS or \"timeout\" in ankiops.json",
         .after.as_secs_f64()
     )]
     Timeout { url: String, action: String, after: Duration },
@@ -69,6 +69,14 @@ pub enum Error {
         #[source]
         source: Source,
     },
+
+    /// A write got a reply that is not AnkiConnect's (an HTML page, an HTTP error, broken JSON, a `multi` reply
+    /// with too few results) from the address that answered this run's earlier requests: a fault on the way
+    /// back, not a wrong URL, so the write may or may not have been applied.
+    #[error(
+        "AnkiConnect at {url} answered `{action}` with {detail}, although it answered this run's earlier requests: the change may or may not have been applied"
+    )]
+    Garbled { url: String, action: String, detail: String },
 
     /// The reply is JSON from AnkiConnect but not of the shape the action returns.
     #[error("malformed reply from AnkiConnect to `{action}`: {detail}")]
@@ -144,7 +152,7 @@ impl Error {
 
     /// A write whose outcome is unknown: the collection must be read back before trying again.
     pub fn is_outcome_unknown(&self) -> bool {
-        matches!(self, Error::Dropped { write: true, .. })
+        matches!(self, Error::Dropped { write: true, .. } | Error::Garbled { .. })
             || matches!(self, Error::Timeout { action, .. } if !crate::client::is_read(action))
     }
 

@@ -20,6 +20,7 @@ mod client;
 mod error;
 mod types;
 
+pub use actions::NotAdded;
 pub use capabilities::Capabilities;
 pub use client::{API_VERSION, Action, Client, Config, DEFAULT_URL, MULTI_MAX_ACTIONS, MULTI_MAX_BYTES, PROBE_TIMEOUT};
 pub use error::{Error, Source};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ankiops_connect::{Action, CardTemplate, Client, Config, Error, MediaSource, NewModel, NewNote, SyncOutcome};
+use ankiops_connect::{Action, CardTemplate, Client, Config, Error, MediaSource, NewModel, NewNote, NotAdded, SyncOutcome};
 use ankiops_testkit::{Backend, SyncServer, tempfile};
 use serde_json::{Value, json};
 
@@ -271,7 +271,7 @@ fn adding_notes() {
     assert_eq!(progress.first(), Some(&(0, 3)));
     assert_eq!(progress.last(), Some(&(3, 3)));
     assert!(added[0].is_ok() && added[2].is_ok(), "{added:?}");
-    assert_eq!(added[1], Err("cannot create note because it is a duplicate".to_owned()));
+    assert_eq!(added[1], Err(NotAdded::Refused("cannot create note because it is a duplicate".to_owned())));
     let infos = c.notes_info(&[*added[0].as_ref().expect("id")]).expect("info");
     let info = infos[0].as_ref().expect("added");
     assert_eq!(info.tags, ["t"]);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ankiops_connect::{Action, Client, Config, Error, NewNote, SyncOutcome};
+use ankiops_connect::{Action, Client, Config, Error, NewNote, NotAdded, SyncOutcome};
 use serde_json::{Value, json};
 
 /// One request as the fake server received it.
@@ -420,7 +420,10 @@ fn multi_reports_the_failing_index() {
     );
     let note = NewNote { deck_name: "D".into(), model_name: "Basic".into(), ..NewNote::default() };
     let added = c.add_notes(&[note.clone(), note.clone(), note], &mut |_, _| {}).expect("per-note results");
-    assert_eq!(added, [Ok(11), Err("cannot create note because it is a duplicate".to_owned()), Ok(13)]);
+    assert_eq!(
+        added,
+        [Ok(11), Err(NotAdded::Refused("cannot create note because it is a duplicate".to_owned())), Ok(13)]
+    );
 }
 
 #[test]
@@ -618,4 +621,45 @@ fn missing_ids_and_files_are_none() {
     assert_eq!(notes[1], None);
     assert_eq!(c.retrieve_media_file("missing.png").expect("missing"), None);
     assert_eq!(c.retrieve_media_file("x.png").expect("present").as_deref(), Some(&b"other bytes"[..]));
+}
+
+#[test]
+fn after_a_good_reply_a_garbled_reply_to_a_write_is_an_unknown_outcome_not_a_wrong_url() {
+    // The first request is answered properly; every later one gets an HTML error page.
+    let fake = serve(|n, _, s| {
+        if n == 0 {
+            ok(s, json!(6));
+        } else {
+            let body = "<html><body>502 Bad Gateway</body></html>";
+            let _ = write!(
+                s,
+                "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let c = client(&fake.url);
+    c.version().expect("first reply");
+    let err = c.delete_notes(&[1]).expect_err("garbled");
+    assert!(matches!(&err, Error::Garbled { action, .. } if action == "deleteNotes"), "{err:?}");
+    assert!(err.is_outcome_unknown(), "{err:?}");
+    assert!(!err.to_string().contains("check the URL"), "{err}");
+    // A read can be repeated: it stays what it is.
+    let err = c.deck_names_and_ids().expect_err("read");
+    assert!(err.is_not_anki_connect(), "{err:?}");
+    // A short `multi` reply to writes is an unknown outcome too.
+    let actions: Vec<Action> = (0..2).map(|i| Action::update_note_tags(i, &[])).collect();
+    let err = c.multi(&actions, &mut |_, _| {}).expect_err("garbled multi");
+    assert!(err.is_outcome_unknown(), "{err:?}");
+}
+
+#[test]
+fn a_garbled_reply_before_any_good_one_is_a_wrong_address() {
+    let fake = serve(|_, _, s| {
+        let body = "<html><body>hello</body></html>";
+        let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    });
+    let err = client(&fake.url).delete_notes(&[1]).expect_err("html");
+    assert!(err.is_not_anki_connect(), "{err:?}");
+    assert!(!err.is_outcome_unknown(), "{err:?}");
 }
