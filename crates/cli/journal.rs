@@ -127,7 +127,6 @@ impl Journal {
                 found += 1;
             }
         }
-        self.next = 0;
         found
     }
 
