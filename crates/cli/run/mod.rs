@@ -1,6 +1,6 @@
 //! One run of `ma`, `am`, `sync` or `status`, as a list of steps: read the three snapshots, plan, confirm,
 //! apply to Anki, then to the Markdown, store the new base, commit. The order makes every step safe to
-//! interrupt: ids are written back right after Anki accepts new notes, and the base is written last.
+//! interrupt: new notes are in `.ankiops/journal` before they are sent (journal.rs), and the base is written last.
 //!
 //! - [`input`]: the snapshots cut to the run's scope, protected ids, where each note sits;
 //! - [`plan`]: recognised notes placed, the mass-deletion guard, confirming deletions;
