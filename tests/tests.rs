@@ -1,6 +1,7 @@
 //! End-to-end tests: the `ankiops` binary against a real Anki collection served by the test backend.
 
 mod cli;
+mod collaborate;
 mod complaints;
 mod journey;
 mod kill;

@@ -10,6 +10,10 @@ use crate::error::{CliError, Result};
 /// The private ref holding the base snapshot; user Git operations never move it.
 pub const BASE_REF: &str = "refs/ankiops/base";
 const BASE_FILE: &str = "base.json";
+/// The merge driver `.gitattributes` names for deck files (`*.md merge=ankiops`), defined in the repository's
+/// config as `merge.ankiops.driver`.
+pub const MERGE_DRIVER: &str = "ankiops";
+const MERGE_DRIVER_NAME: &str = "ankiops: deck files merged note by note";
 
 /// The collection's repository and where the collection sits inside it.
 pub struct Repo {
@@ -99,6 +103,26 @@ impl Repo {
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         let oid = self.repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)?;
         Ok(Some(oid))
+    }
+
+    /// Registers `command` as the merge driver [`MERGE_DRIVER`] in the repository's own config (`.git/config`:
+    /// a clone does not copy it), with a name `git` shows. Returns whether anything changed.
+    pub fn set_merge_driver(&self, command: &str) -> Result<bool> {
+        let mut config = self.repo.config()?.open_level(git2::ConfigLevel::Local)?;
+        let name_key = format!("merge.{MERGE_DRIVER}.name");
+        let driver_key = format!("merge.{MERGE_DRIVER}.driver");
+        let has = |config: &git2::Config, key: &str, value: &str| config.get_string(key).is_ok_and(|v| v == value);
+        if has(&config, &name_key, MERGE_DRIVER_NAME) && has(&config, &driver_key, command) {
+            return Ok(false);
+        }
+        config.set_str(&name_key, MERGE_DRIVER_NAME)?;
+        config.set_str(&driver_key, command)?;
+        Ok(true)
+    }
+
+    /// The repository's own config file (shared by its worktrees), whose bytes `init` restores if it fails.
+    pub fn config_file(&self) -> PathBuf {
+        self.repo.commondir().join("config")
     }
 
     /// The base snapshot (JSON) stored by the last successful run, if any.
@@ -326,6 +350,18 @@ mod tests {
         assert!(created);
         assert_eq!(fs_err::canonicalize(repo.repo.workdir().unwrap()).unwrap(), fs_err::canonicalize(&inner).unwrap());
         assert!(Repo::open(&inner).is_ok());
+    }
+
+    #[test]
+    fn the_merge_driver_is_registered_once_in_the_repository_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = Repo::open_or_init(dir.path()).unwrap();
+        assert!(repo.set_merge_driver("ankiops merge-file %O %A %B").unwrap());
+        assert!(!repo.set_merge_driver("ankiops merge-file %O %A %B").unwrap(), "nothing changes the second time");
+        let config = git2::Config::open(&repo.config_file()).unwrap();
+        assert_eq!(config.get_string("merge.ankiops.driver").unwrap(), "ankiops merge-file %O %A %B");
+        assert_eq!(config.get_string("merge.ankiops.name").unwrap(), MERGE_DRIVER_NAME);
+        assert!(repo.set_merge_driver("/opt/ankiops merge-file %O %A %B").unwrap(), "another program is recorded");
     }
 
     #[test]

@@ -58,6 +58,8 @@ enum Command {
     Doctor(commands::doctor::DoctorArgs),
     Serialize(commands::serialize::SerializeArgs),
     Deserialize(commands::deserialize::DeserializeArgs),
+    MergeFile(commands::merge_file::MergeFileArgs),
+    GitSetup(commands::git_setup::GitSetupArgs),
 }
 
 fn main() {
@@ -94,6 +96,10 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
     if let Command::Deserialize(args) = &cli.command {
         return commands::deserialize::cmd_deserialize(&cli.global, args);
     }
+    // Git runs the merge driver in the middle of a merge: no collection settings, no lock, no Anki.
+    if let Command::MergeFile(args) = &cli.command {
+        return commands::merge_file::cmd_merge_file(&cli.global, args);
+    }
     let ctx = Context::new(cli.global)?;
     // One run at a time per collection (lock.rs); held until the command returns. A folder that is not a
     // collection gets no `.ankiops/` folder: the command itself says it is not one.
@@ -112,12 +118,15 @@ fn dispatch(cli: Cli) -> error::Result<i32> {
         Command::Rollback(args) => commands::rollback::cmd_rollback(&ctx, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(&ctx, &args),
         Command::Serialize(args) => commands::serialize::cmd_serialize(&ctx, &args),
-        Command::Deserialize(_) => Ok(EXIT_OK),
+        Command::Deserialize(_) | Command::MergeFile(_) => Ok(EXIT_OK),
+        Command::GitSetup(args) => commands::git_setup::cmd_git_setup(&ctx, &args),
     }
 }
 
 /// The name a command records in the collection's lock, or `None` for commands that only read Git or check
-/// the setup (`log`, `doctor`). `init` and `deserialize` take the lock themselves, once they know the folder.
+/// the setup (`log`, `doctor`), or only set Git up (`git-setup`). `init` and `deserialize` take the lock
+/// themselves, once they know the folder; `merge-file` never does: Git runs it during a merge, and a run holding
+/// the lock would make the merge wait.
 fn locked_name(command: &Command) -> Option<&'static str> {
     match command {
         Command::Ma(_) => Some("ma"),
@@ -127,6 +136,11 @@ fn locked_name(command: &Command) -> Option<&'static str> {
         Command::Web(_) => Some("web"),
         Command::Rollback(_) => Some("rollback"),
         Command::Serialize(_) => Some("serialize"),
-        Command::Init(_) | Command::Deserialize(_) | Command::Log(_) | Command::Doctor(_) => None,
+        Command::Init(_)
+        | Command::Deserialize(_)
+        | Command::Log(_)
+        | Command::Doctor(_)
+        | Command::MergeFile(_)
+        | Command::GitSetup(_) => None,
     }
 }

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+use super::git_setup;
 use crate::context::{Context, GlobalArgs};
 use crate::error::{CliError, EXIT_OK, Result};
 use crate::git::Repo;
@@ -11,6 +12,9 @@ use crate::settings::{CONFIG_FILE, Settings};
 
 /// Make the current folder (or --dir) a collection: ankiops.json, .gitignore, a Git repository if there is
 /// none, and the Anki profile the collection belongs to.
+///
+/// It also makes Git merge deck files note by note (as `ankiops git-setup` does): `*.md merge=ankiops` in
+/// .gitattributes and the `ankiops merge-file` driver in the repository's config (see docs/collaborate.md).
 ///
 /// Re-running it never overwrites your edits: existing files are kept and only missing pieces are added.
 /// It checks Anki before it creates anything, and if it fails part-way it removes what it created, so the
@@ -79,7 +83,7 @@ fn init(mut global: GlobalArgs, args: &InitArgs, root: &Path, created: &mut Crea
     }
     let _lock = lock::acquire(root, "init", ctx.args.quiet)?;
 
-    let (_, repo_created) = Repo::open_or_init(root)?;
+    let (repo, repo_created) = Repo::open_or_init(root)?;
     if repo_created {
         created.dir(root.join(".git"));
         said.push("created a Git repository".to_string());
@@ -89,6 +93,22 @@ fn init(mut global: GlobalArgs, args: &InitArgs, root: &Path, created: &mut Crea
         created.file(gitignore.clone());
         crate::store::write_atomic(&gitignore, GITIGNORE.as_bytes())?;
         said.push("wrote .gitignore".to_string());
+    }
+    // Git merges deck files note by note (commands/git_setup.rs); a repository that was there gets its config back
+    // if init fails.
+    let attributes = root.join(".gitattributes");
+    match fs_err::read(&attributes) {
+        Ok(bytes) => created.restore(attributes, bytes),
+        Err(_) => created.file(attributes),
+    }
+    if git_setup::write_gitattributes(root)? {
+        said.push(format!("wrote `{}` into .gitattributes", git_setup::ATTRIBUTES_LINE));
+    }
+    if !repo_created && let Ok(bytes) = fs_err::read(repo.config_file()) {
+        created.restore(repo.config_file(), bytes);
+    }
+    if repo.set_merge_driver(&git_setup::driver_command())? {
+        said.push("registered `ankiops merge-file` as Git's merge driver for deck files".to_string());
     }
     if !initialized || settings != recorded {
         if initialized {
