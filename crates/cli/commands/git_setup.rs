@@ -17,7 +17,7 @@ use crate::git::{MERGE_DRIVER, Repo};
 /// The driver runs `ankiops` from your PATH when the `ankiops` found there is this program, so an upgrade keeps
 /// working; otherwise it records this program's absolute path (run git-setup again if you move it).
 ///
-/// Example: git clone https://example.com/decks.git && cd decks && ankiops git-setup
+/// Example: ankiops git-setup
 #[derive(Debug, clap::Args)]
 pub struct GitSetupArgs {}
 

@@ -39,7 +39,7 @@ pub struct MergeFileArgs {
     #[arg(value_name = "THEIRS")]
     pub theirs: PathBuf,
     /// The file's path in the work tree (Git's %P): named in messages; its folder is the collection whose note
-    /// types the deck files use [default: OURS in --dir or the current folder]
+    /// types the deck files use [default: --dir, else the current folder]
     #[arg(long, value_name = "PATH")]
     pub path: Option<PathBuf>,
     /// The label of our side's conflict markers (Git's %X)
