@@ -122,8 +122,8 @@ impl Journal {
             });
             let Some(id) = id.filter(|id| anki.contains_key(id)) else { continue };
             taken.insert(id);
-            if !base.contains_key(&id) {
-                base.insert(id, creation.note);
+            if let std::collections::btree_map::Entry::Vacant(slot) = base.entry(id) {
+                slot.insert(creation.note);
                 found += 1;
             }
         }
