@@ -1,9 +1,9 @@
 //! Contracts (b) and (c): Anki HTML -> Markdown -> HTML renders the same, conversion never panics,
 //! and the Markdown is always safe for deck files and stable on a second trip.
 //!
-//! "Renders the same" is judged on a normalised view of the HTML written here, independently of the
-//! converter: Anki's line model (`<div>` = line, `<br>` = break, `<p>` = paragraph), whitespace
-//! collapsed, synonyms unified (`strong`/`b`, `em`/`i`, `s`/`del`), highlighting spans in code
+//! "Renders the same" is judged on a normalised view of the DOM (html5ever's reference tree, as a browser
+//! builds it), written here independently of the converter: Anki's line model (`<div>` = line, `<br>` =
+//! break, `<p>` = paragraph), whitespace collapsed (NBSPs kept where they widen a space), synonyms unified (`strong`/`b`, `em`/`i`, `s`/`del`), highlighting spans in code
 //! dropped, image widths and `src` encodings unified.
 
 use ankiops_markdown::convert::{html_to_markdown, markdown_to_html};
@@ -13,7 +13,7 @@ mod support;
 use support::corpus;
 
 // ------------------------------------------------------------------------------------------------
-// A small HTML reader for the normaliser
+// The HTML as a browser reads it, as a stream of tokens for the normaliser
 
 #[derive(Debug)]
 enum Tok {
@@ -22,131 +22,56 @@ enum Tok {
     Close(String),
 }
 
-fn decode(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p..];
-        let end = rest[1..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '#')).map(|e| e + 1);
-        let decoded = end.filter(|&e| rest.as_bytes().get(e) == Some(&b';')).and_then(|e| {
-            let name = &rest[1..e];
-            let c = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                "copy" => Some('©'),
-                _ if name.starts_with("#x") || name.starts_with("#X") => {
-                    u32::from_str_radix(&name[2..], 16).ok().and_then(char::from_u32)
-                }
-                _ if name.starts_with('#') => name[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            c.map(|c| (c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
+/// The DOM of a field (html5ever's reference tree, HTML5 fragment parsing in a `<div>`), walked into tokens:
+/// misnested tags, implied ends and character references are resolved as a browser resolves them.
 fn tokenize(html: &str) -> Vec<Tok> {
+    use html5ever::tendril::TendrilSink;
+    use markup5ever_rcdom::{NodeData, RcDom};
+    let opts = html5ever::ParseOpts {
+        tree_builder: html5ever::tree_builder::TreeBuilderOpts { scripting_enabled: false, ..Default::default() },
+        ..Default::default()
+    };
+    let context = html5ever::QualName::new(None, html5ever::ns!(html), html5ever::local_name!("div"));
+    let dom = html5ever::parse_fragment(RcDom::default(), opts, context, Vec::new(), false).one(html);
     let mut toks = Vec::new();
-    let mut rest = html;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("<!--") {
-            rest = after.find("-->").map_or("", |e| &after[e + 3..]);
-            continue;
-        }
-        if rest.starts_with("<!") {
-            rest = rest.find('>').map_or("", |e| &rest[e + 1..]);
-            continue;
-        }
-        let is_tag = rest.starts_with('<')
-            && rest[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
-            && rest.contains('>');
-        if is_tag {
-            let end = tag_end(rest);
-            let inner = &rest[1..end];
-            rest = &rest[end + 1..];
-            if let Some(name) = inner.strip_prefix('/') {
-                toks.push(Tok::Close(name.trim().to_ascii_lowercase()));
-                continue;
+    // (node, whether its children were already entered); iterative, fields may nest deeply.
+    let root = dom.document.children.borrow().first().cloned();
+    let mut stack: Vec<(markup5ever_rcdom::Handle, bool)> =
+        root.map(|r| r.children.borrow().iter().rev().map(|c| (c.clone(), false)).collect()).unwrap_or_default();
+    while let Some((node, entered)) = stack.pop() {
+        match &node.data {
+            NodeData::Text { contents } => toks.push(Tok::Text(contents.borrow().to_string())),
+            NodeData::Element { name, attrs, .. } => {
+                let tag = name.local.to_string();
+                if entered {
+                    toks.push(Tok::Close(tag));
+                    continue;
+                }
+                let attrs = attrs.borrow().iter().map(|a| (a.name.local.to_string(), a.value.to_string())).collect();
+                toks.push(Tok::Open(tag.clone(), attrs));
+                if matches!(tag.as_str(), "script" | "style") {
+                    let mut raw = String::new();
+                    for c in node.children.borrow().iter() {
+                        if let NodeData::Text { contents } = &c.data {
+                            raw.push_str(&contents.borrow());
+                        }
+                    }
+                    toks.push(Tok::Text(format!("[raw {}]", raw.split_whitespace().collect::<Vec<_>>().join(" "))));
+                    toks.push(Tok::Close(tag));
+                    continue;
+                }
+                if is_void(&tag) {
+                    continue;
+                }
+                stack.push((node.clone(), true));
+                for c in node.children.borrow().iter().rev() {
+                    stack.push((c.clone(), false));
+                }
             }
-            let inner = inner.trim_end_matches('/');
-            let name_end = inner.find(|c: char| c.is_whitespace()).unwrap_or(inner.len());
-            let name = inner[..name_end].to_ascii_lowercase();
-            let attrs = parse_attrs(&inner[name_end..]);
-            if matches!(name.as_str(), "script" | "style") {
-                let close = format!("</{name}");
-                let e = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
-                toks.push(Tok::Open(name.clone(), attrs));
-                toks.push(Tok::Text(format!("[raw {}]", rest[..e].split_whitespace().collect::<Vec<_>>().join(" "))));
-                toks.push(Tok::Close(name));
-                rest = rest[e..].find('>').map_or("", |x| &rest[e + x + 1..]);
-                continue;
-            }
-            toks.push(Tok::Open(name, attrs));
-            continue;
-        }
-        let next = rest.char_indices().skip(1).find(|(_, c)| *c == '<').map_or(rest.len(), |(e, _)| e);
-        toks.push(Tok::Text(decode(&rest[..next])));
-        rest = &rest[next..];
-    }
-    toks
-}
-
-fn tag_end(s: &str) -> usize {
-    let mut quote = None;
-    for (i, c) in s.char_indices() {
-        match (quote, c) {
-            (None, '"' | '\'') if i > 0 => quote = Some(c),
-            (Some(q), c) if c == q => quote = None,
-            (None, '>') => return i,
             _ => {}
         }
     }
-    s.len() - 1
-}
-
-fn parse_attrs(s: &str) -> Vec<(String, String)> {
-    let mut attrs = Vec::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let name_end = rest.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(rest.len());
-        let name = rest[..name_end].to_ascii_lowercase();
-        rest = rest[name_end..].trim_start();
-        let mut value = String::new();
-        if let Some(after) = rest.strip_prefix('=') {
-            let after = after.trim_start();
-            if let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') {
-                let body = &after[1..];
-                let e = body.find(q).unwrap_or(body.len());
-                value = decode(&body[..e]);
-                rest = body.get(e + 1..).unwrap_or("").trim_start();
-            } else {
-                let e = after.find(char::is_whitespace).unwrap_or(after.len());
-                value = decode(&after[..e]);
-                rest = after[e..].trim_start();
-            }
-        }
-        if !name.is_empty() {
-            attrs.push((name, value));
-        }
-    }
-    attrs
+    toks
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -438,18 +363,25 @@ fn view(html: &str) -> String {
 /// Inline normalisation: whitespace collapsed and moved out of formatting, empty and adjacent
 /// formatting merged, directly nested formatting sorted.
 fn tidy(s: &str) -> String {
+    // A whitespace run renders as one space unless NBSPs make it wider: then as that many NBSPs.
     let mut t: String = String::new();
-    let mut last_ws = true;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            if !last_ws {
-                t.push(' ');
-            }
-            last_ws = true;
-        } else {
-            t.push(c);
-            last_ws = false;
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_whitespace() {
+            t.push(chars[i]);
+            i += 1;
+            continue;
         }
+        let run = chars[i..].iter().take_while(|c| c.is_whitespace()).count();
+        let nbsp = chars[i..i + run].iter().filter(|&&c| c == '\u{a0}').count();
+        let width = nbsp + usize::from(run > nbsp);
+        if width <= 1 {
+            t.push(' ');
+        } else {
+            t.extend(std::iter::repeat_n('\u{a0}', width));
+        }
+        i += run;
     }
     let fmt = ["b", "i", "del", "mark", "sup", "sub", "u"];
     loop {

@@ -620,12 +620,20 @@ fn list(e: &Element, ordered: bool, alt: bool) -> Option<(String, bool)> {
 
 fn code_block(pre: &Element) -> Option<String> {
     let sig: Vec<&Node> = significant(&pre.children).collect();
+    // Attributes other than the language class (a style, say) are kept: the block stays HTML.
+    if pre.attrs.iter().any(|(n, _)| n != "class") {
+        return None;
+    }
     let mut lang = language(pre);
     if let [Node::Element(code)] = sig.as_slice()
         && code.name == "code"
-        && lang.is_empty()
     {
-        lang = language(code);
+        if code.attrs.iter().any(|(n, _)| n != "class") {
+            return None;
+        }
+        if lang.is_empty() {
+            lang = language(code);
+        }
     }
     let mut text = String::new();
     text_content(&pre.children, &mut text);
@@ -910,14 +918,20 @@ fn raw_html(node: &Node, out: &mut String, in_pre: bool) {
             if html::is_void(&e.name) {
                 return;
             }
-            if matches!(e.name.as_str(), "script" | "style") {
+            if html::is_raw_text(&e.name) {
                 for c in &e.children {
                     if let Node::Text(t) = c {
                         out.push_str(&t.replace(['\n', '\r'], " "));
                     }
                 }
             } else {
-                let pre = in_pre || e.name == "pre" || e.name == "textarea";
+                let pre = in_pre || matches!(e.name.as_str(), "pre" | "textarea" | "listing");
+                // The parser drops a newline right after `<pre>`: one that belongs to the text is doubled.
+                if matches!(e.name.as_str(), "pre" | "textarea" | "listing")
+                    && matches!(e.children.first(), Some(Node::Text(t)) if t.starts_with('\n'))
+                {
+                    out.push_str("&#10;");
+                }
                 for c in &e.children {
                     raw_html(c, out, pre);
                 }
@@ -1402,20 +1416,41 @@ impl Inl {
 
     /// Escapes a text node so that CommonMark (with our extensions) reads it back as this text.
     fn text(&mut self, t: &str, after: After) {
-        // Collapse whitespace as HTML rendering does; NBSP becomes a plain space.
+        // Collapse whitespace as HTML rendering does. A lone NBSP becomes a plain space; a run that renders
+        // wider than one space (`a&nbsp;&nbsp;b`, `a&nbsp; b`) keeps its NBSPs, written `&nbsp;` below.
         let mut chars: Vec<char> = Vec::with_capacity(t.len());
         let before_text = self.prev();
         let mut last_ws = matches!(before_text, ' ' | '\n');
-        for c in t.chars() {
-            if matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}' | '\u{a0}') {
-                if !last_ws {
-                    chars.push(' ');
-                }
-                last_ws = true;
-            } else {
+        let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{c}' | '\u{a0}');
+        let source: Vec<char> = t.chars().collect();
+        let mut k = 0;
+        while k < source.len() {
+            let c = source[k];
+            if !is_space(c) {
                 chars.push(c);
                 last_ws = false;
+                k += 1;
+                continue;
             }
+            let end = source[k..].iter().position(|&x| !is_space(x)).map_or(source.len(), |p| k + p);
+            let run = &source[k..end];
+            let nbsp = run.iter().filter(|&&x| x == '\u{a0}').count();
+            let collapsible = run.len() > nbsp;
+            if nbsp + usize::from(collapsible) >= 2 {
+                for &x in run {
+                    if x == '\u{a0}' {
+                        chars.push(x);
+                        last_ws = false;
+                    } else if !last_ws {
+                        chars.push(' ');
+                        last_ws = true;
+                    }
+                }
+            } else if !last_ws {
+                chars.push(' ');
+                last_ws = true;
+            }
+            k = end;
         }
         let n = chars.len();
         let mut i = 0;
@@ -1444,10 +1479,19 @@ impl Inl {
                     continue;
                 }
             }
+            if c == '\u{a0}' {
+                self.out.push_str("&nbsp;");
+                i += 1;
+                continue;
+            }
             if matches!(c, '*' | '_' | '~' | '^' | '=') {
                 let run = chars[i..].iter().take_while(|&&x| x == c).count();
                 let prev = self.prev();
-                let next = chars.get(i + run).copied().unwrap_or(after.ch);
+                // A kept NBSP is written `&nbsp;`: a reader sees punctuation there.
+                let next = match chars.get(i + run).copied().unwrap_or(after.ch) {
+                    '\u{a0}' => '&',
+                    x => x,
+                };
                 let l = left_flanking(prev, next);
                 let r = right_flanking(prev, next);
                 let flanking = match c {
@@ -1743,9 +1787,47 @@ mod tests {
     #[test]
     fn deep_html_does_not_overflow() {
         for open in ["<ul><li>", "<b>", "<blockquote>", "<div>", "<span style=\"x\">", "<table><tr><td>", "<i><b>"] {
-            let html = open.repeat(20_000) + "x";
+            // 5,000 levels, far past the flattening depth: html5ever's tree building is linear in the depth
+            // for each block start tag, so 20,000 nested lists would take seconds, though never overflow.
+            let html = open.repeat(5_000) + "x";
             let md = m(&html);
             let _ = crate::convert::markdown_to_html(&md);
         }
+    }
+}
+
+#[cfg(test)]
+mod browser_html {
+    use super::html_to_markdown as m;
+    use crate::convert::markdown_to_html as h;
+
+    #[test]
+    fn html_is_read_as_a_browser_reads_it() {
+        assert_eq!(m("<b>bold <i>both</b> italic</i>"), "**bold <i>both</i>** *italic*");
+        assert_eq!(m("a</br>b"), "a\nb");
+        assert_eq!(m("one</p>two"), "one\n\ntwo");
+        assert_eq!(m("&ocirc; &hearts; &copy 2020 &#150; &notin; &NotEqualTilde;"), "ô ♥ © 2020 – ∉ ≂̸");
+    }
+
+    #[test]
+    fn spacing_typed_in_the_editor_survives() {
+        let md = m("a&nbsp;&nbsp;&nbsp;&nbsp;b");
+        assert_eq!(md, "a&nbsp;&nbsp;&nbsp;&nbsp;b");
+        assert_eq!(h(&md), "a\u{a0}\u{a0}\u{a0}\u{a0}b");
+        assert_eq!(m(&h(&md)), md);
+        assert_eq!(m("a&nbsp; b"), "a&nbsp; b");
+        assert_eq!(m("a&nbsp;b"), "a b", "a lone NBSP renders as one space");
+        assert_eq!(m("x&nbsp;&nbsp;*y"), "x&nbsp;&nbsp;*y");
+    }
+
+    #[test]
+    fn styled_pre_stays_html() {
+        let html = "<pre style=\"background-color: #eee\">let x = 1;\nx</pre>";
+        let md = m(html);
+        assert_eq!(md, "<pre style=\"background-color: #eee\">let x &#61; 1;&#10;x</pre>");
+        assert_eq!(h(&md), md);
+        assert_eq!(m("<pre><code style=\"color: red\">x</code></pre>"), "<pre><code style=\"color: red\">x</code></pre>");
+        assert_eq!(m("<pre class=\"language-ruby\">puts 1</pre>"), "```ruby\nputs 1\n```");
+        assert_eq!(m("<pre>\n\nx</pre>"), "```\n\nx\n```", "the first newline after <pre> is the parser's");
     }
 }
