@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ankiops_connect::{Action, CardTemplate, Client, Config, Error, MediaSource, NewModel, NewNote, NotAdded, SyncOutcome};
+use ankiops_connect::{
+    Action, CardTemplate, Client, Config, Error, MediaSource, NewModel, NewNote, NotAdded, SyncOutcome,
+};
 use ankiops_testkit::{Backend, SyncServer, tempfile};
 use serde_json::{Value, json};
 

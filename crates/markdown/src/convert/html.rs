@@ -140,7 +140,10 @@ fn build(slots: &mut [Slot], top: Vec<usize>) -> Vec<Node> {
 
 enum Kind {
     Document,
-    Element { name: String, attrs: Vec<(String, String)> },
+    Element {
+        name: String,
+        attrs: Vec<(String, String)>,
+    },
     Text(String),
     Comment(String),
     /// Template contents, doctypes and processing instructions: render nothing.

@@ -1826,7 +1826,10 @@ mod browser_html {
         let md = m(html);
         assert_eq!(md, "<pre style=\"background-color: #eee\">let x &#61; 1;&#10;x</pre>");
         assert_eq!(h(&md), md);
-        assert_eq!(m("<pre><code style=\"color: red\">x</code></pre>"), "<pre><code style=\"color: red\">x</code></pre>");
+        assert_eq!(
+            m("<pre><code style=\"color: red\">x</code></pre>"),
+            "<pre><code style=\"color: red\">x</code></pre>"
+        );
         assert_eq!(m("<pre class=\"language-ruby\">puts 1</pre>"), "```ruby\nputs 1\n```");
         assert_eq!(m("<pre>\n\nx</pre>"), "```\n\nx\n```", "the first newline after <pre> is the parser's");
     }
